@@ -1,0 +1,71 @@
+"""The one place configuration is read: environment variables prefixed SEQFLOW_.
+
+The embedded stack (`make run`) and docker-compose set the same variables, so the same code runs
+in both. Tests build a `Settings(...)` directly instead of touching the environment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(".data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEQFLOW_", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    # Only for the embedded stack: where `make run` serves the Temporal Web UI.
+    temporal_ui_port: int = 8233
+    task_queue: str = "seqflow"
+
+    # "key:workspace,key2:workspace2"; an API key belongs to exactly one workspace.
+    api_keys: SecretStr = SecretStr("")
+    api_port: int = 8000
+    # Base URL the API is reachable at, used in links we email (List-Unsubscribe).
+    public_url: str = "http://127.0.0.1:8000"
+
+    database_url: str = f"sqlite+aiosqlite:///{DATA_DIR}/seqflow.db"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_from: str = "seqflow <outreach@seqflow.localhost>"
+    smtp_timeout: timedelta = timedelta(seconds=30)
+
+    # SMS and LinkedIn go through an HTTP provider; unset means the dev outbox (files).
+    provider_url: str | None = None
+    provider_token: SecretStr = SecretStr("")
+
+    # Dev mode exposes GET /dev/outbox, listing what the local SMTP sink received.
+    dev_mode: bool = False
+    outbox_dir: Path = DATA_DIR / "outbox"
+
+    # Worker tuning: how many recipient workflows stay cached (memory vs. replay cost).
+    max_cached_workflows: int = 2000
+
+    def workspaces_by_key(self) -> dict[str, str]:
+        """Parse `api_keys` into {key: workspace}; malformed entries are a startup error."""
+        mapping: dict[str, str] = {}
+        raw = self.api_keys.get_secret_value().strip()
+        for entry in filter(None, (part.strip() for part in raw.split(","))):
+            key, sep, workspace = entry.partition(":")
+            if not sep or not key or not workspace:
+                raise ValueError(
+                    f"SEQFLOW_API_KEYS entry {entry!r} is not 'key:workspace'",
+                )
+            mapping[key] = workspace
+        return mapping
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+__all__ = ["DATA_DIR", "Settings", "get_settings"]
