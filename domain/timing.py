@@ -1,0 +1,101 @@
+"""Time rules of PRODUCT.md §4: delays, the freezing clock, both resume policies, sending windows.
+
+Pure functions over aware datetimes (UTC in, UTC out). The recipient workflow keeps two facts
+per step — `planned_at` (when it was first due) and, while paused, `remaining` — and asks these
+functions when to fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import isodate
+
+from domain.statuses import ResumePolicy
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_DELAY = timedelta(days=366)
+
+
+class InvalidDelay(ValueError):
+    pass
+
+
+def parse_delay(text: str) -> timedelta:
+    """An ISO-8601 duration such as `P4D`, `PT30M`, `PT5S`; days and smaller units only.
+
+    Months and years have no fixed length, so a step delay may not use them.
+    """
+    try:
+        value = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError, TypeError) as exc:
+        raise InvalidDelay(f"{text!r} is not an ISO-8601 duration such as P2D or PT30M") from exc
+    if not isinstance(value, timedelta):
+        raise InvalidDelay(f"{text!r} uses months or years; use days (P30D) instead")
+    if value < timedelta(0):
+        raise InvalidDelay(f"{text!r} is negative; a delay is zero or more")
+    if value > MAX_DELAY:
+        raise InvalidDelay(f"{text!r} is longer than {MAX_DELAY.days} days")
+    return value
+
+
+def format_delay(value: timedelta) -> str:
+    return str(isodate.duration_isoformat(value))
+
+
+@dataclass(frozen=True)
+class SendingWindow:
+    """Local weekdays and hours a step may go out in; `end` is exclusive."""
+
+    timezone: str
+    days: frozenset[int]  # 0 = Monday
+    start: time
+    end: time
+
+    @classmethod
+    def of(cls, timezone: str, days: list[str], start: time, end: time) -> SendingWindow:
+        return cls(timezone, frozenset(WEEKDAYS.index(d) for d in days), start, end)
+
+    def next_opening(self, at: datetime) -> datetime:
+        """`at` itself if it is inside the window, else the next moment the window opens."""
+        zone = ZoneInfo(self.timezone)
+        local = at.astimezone(zone)
+        for offset in range(8):
+            day: date = local.date() + timedelta(days=offset)
+            if day.weekday() not in self.days:
+                continue
+            opens = datetime.combine(day, self.start, zone)
+            closes = datetime.combine(day, self.end, zone)
+            if local < opens:
+                return opens.astimezone(UTC)
+            if local < closes:
+                return at.astimezone(UTC)
+        raise ValueError("a sending window needs at least one day")  # validated at the API
+
+
+def remaining_delay(due_at: datetime, paused_at: datetime) -> timedelta:
+    """What is left of the delay when the clock freezes (never negative)."""
+    return max(due_at - paused_at, timedelta(0))
+
+
+def due_after_resume(
+    policy: ResumePolicy,
+    *,
+    resumed_at: datetime,
+    remaining: timedelta,
+    planned_at: datetime,
+) -> datetime:
+    """When the step is due again after a resume, before the sending window is applied.
+
+    freeze: the clock restarts with what was left. keep_schedule: the original time stands; if
+    it has passed, as soon as possible.
+    """
+    if policy is ResumePolicy.KEEP_SCHEDULE:
+        return max(planned_at, resumed_at)
+    return resumed_at + remaining
+
+
+def fire_time(due_at: datetime, window: SendingWindow | None) -> datetime:
+    return due_at if window is None else window.next_opening(due_at)

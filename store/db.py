@@ -1,0 +1,273 @@
+"""Store: async database access for the API and the workflows' projection activity."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from store.ids import new_id
+from store.tables import ContactRow, RecipientRow, SequenceRow
+
+
+@dataclass(frozen=True)
+class NewContact:
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    fields: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    recipient_id: str
+    contact_id: str
+    contact: NewContact
+    status: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    email: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[RecipientRow]
+    next_cursor: str | None
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("cursor is not one this API returned") from exc
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str) -> Store:
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            # SQLite: one writer; a short busy timeout beats "database is locked" errors.
+            kwargs["connect_args"] = {"timeout": 30}
+        return cls(create_async_engine(url, **kwargs))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # ---- sequences ---------------------------------------------------------------------------
+
+    async def create_sequence(
+        self, workspace: str, sequence_id: str, name: str, definition: dict[str, Any]
+    ) -> SequenceRow:
+        row = SequenceRow(
+            id=sequence_id, workspace=workspace, name=name, status="active", definition=definition
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+        return row
+
+    async def get_sequence(self, workspace: str, sequence_id: str) -> SequenceRow | None:
+        async with self.sessions() as session:
+            row = await session.get(SequenceRow, sequence_id)
+            return row if row is not None and row.workspace == workspace else None
+
+    async def list_sequences(
+        self, workspace: str, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[SequenceRow], str | None]:
+        query = select(SequenceRow).where(SequenceRow.workspace == workspace)
+        if status:
+            query = query.where(SequenceRow.status == status)
+        if cursor:
+            query = query.where(SequenceRow.id > decode_cursor(cursor))
+        async with self.sessions() as session:
+            rows = list(await session.scalars(query.order_by(SequenceRow.id).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1].id) if more else None
+
+    async def set_sequence_status(self, sequence_id: str, status: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(SequenceRow).where(SequenceRow.id == sequence_id).values(status=status)
+            )
+
+    async def recipient_counts(self, sequence_id: str) -> dict[str, int]:
+        query = (
+            select(RecipientRow.status, func.count())
+            .where(RecipientRow.sequence_id == sequence_id)
+            .group_by(RecipientRow.status)
+        )
+        async with self.sessions() as session:
+            return {status: count for status, count in (await session.execute(query)).all()}
+
+    # ---- enrollment --------------------------------------------------------------------------
+
+    async def enroll(
+        self, workspace: str, sequence_id: str, contacts: Sequence[NewContact], status: str
+    ) -> tuple[list[Enrolled], list[Rejected]]:
+        """Create contacts (found again by email) and their recipient rows in one transaction.
+
+        A contact already in the sequence (or twice in the request) is rejected, not duplicated.
+        """
+        enrolled: list[Enrolled] = []
+        rejected: list[Rejected] = []
+        emails = [c.email.lower() for c in contacts if c.email]
+        async with self.sessions.begin() as session:
+            known = {
+                row.email: row
+                for row in await session.scalars(
+                    select(ContactRow).where(
+                        ContactRow.workspace == workspace, ContactRow.email.in_(emails)
+                    )
+                )
+            }
+            in_sequence = set(
+                await session.scalars(
+                    select(RecipientRow.contact_id).where(
+                        RecipientRow.sequence_id == sequence_id,
+                        RecipientRow.contact_id.in_([row.id for row in known.values()]),
+                    )
+                )
+            )
+            seen: set[str] = set()
+            for contact in contacts:
+                email = contact.email.lower() if contact.email else None
+                if email and (email in seen or (email in known and known[email].id in in_sequence)):
+                    rejected.append(Rejected(contact.email, "already enrolled in this sequence"))
+                    continue
+                if email:
+                    seen.add(email)
+                row = known.get(email) if email else None
+                if row is None:
+                    row = ContactRow(
+                        id=new_id("con"),
+                        workspace=workspace,
+                        email=email,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        phone=contact.phone,
+                        linkedin_url=contact.linkedin_url,
+                        fields=contact.fields or {},
+                    )
+                    session.add(row)
+                recipient_id = new_id("rcp")
+                session.add(
+                    RecipientRow(
+                        id=recipient_id,
+                        workspace=workspace,
+                        sequence_id=sequence_id,
+                        contact_id=row.id,
+                        email=email,
+                        status=status,
+                    )
+                )
+                enrolled.append(Enrolled(recipient_id, row.id, contact, status))
+        return enrolled, rejected
+
+    async def forget_enrollment(self, recipient_ids: Sequence[str]) -> None:
+        """Undo rows whose workflow could not be started, so nothing half-exists."""
+        async with self.sessions.begin() as session:
+            await session.execute(delete(RecipientRow).where(RecipientRow.id.in_(recipient_ids)))
+
+    # ---- recipients --------------------------------------------------------------------------
+
+    async def project_recipient(
+        self,
+        recipient_id: str,
+        *,
+        status: str,
+        current_step: int,
+        next_step_at: datetime | None,
+        pause_source: str | None,
+        version: int,
+    ) -> bool:
+        """Apply a workflow's state if it is newer than the row's; False if stale or gone."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(RecipientRow)
+                .where(RecipientRow.id == recipient_id, RecipientRow.version < version)
+                .values(
+                    status=status,
+                    current_step=current_step,
+                    next_step_at=next_step_at,
+                    pause_source=pause_source,
+                    version=version,
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get_recipient(
+        self, workspace: str, sequence_id: str, recipient_id: str
+    ) -> RecipientRow | None:
+        async with self.sessions() as session:
+            row = await session.get(RecipientRow, recipient_id)
+        if row is None or row.workspace != workspace or row.sequence_id != sequence_id:
+            return None
+        return row
+
+    async def get_recipients(
+        self, workspace: str, sequence_id: str, recipient_ids: Sequence[str]
+    ) -> list[RecipientRow]:
+        query = select(RecipientRow).where(
+            RecipientRow.workspace == workspace,
+            RecipientRow.sequence_id == sequence_id,
+            RecipientRow.id.in_(recipient_ids),
+        )
+        async with self.sessions() as session:
+            return list(await session.scalars(query))
+
+    async def list_recipients(
+        self,
+        workspace: str,
+        sequence_id: str,
+        *,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        query = select(RecipientRow).where(
+            RecipientRow.workspace == workspace, RecipientRow.sequence_id == sequence_id
+        )
+        if status:
+            query = query.where(RecipientRow.status == status)
+        if cursor:
+            query = query.where(RecipientRow.id > decode_cursor(cursor))
+        async with self.sessions() as session:
+            rows = list(await session.scalars(query.order_by(RecipientRow.id).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+
+    async def get_contact(self, contact_id: str) -> ContactRow | None:
+        async with self.sessions() as session:
+            return await session.get(ContactRow, contact_id)
+
+    async def delete_recipient(self, recipient_id: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(delete(RecipientRow).where(RecipientRow.id == recipient_id))
+
+
+__all__ = ["Enrolled", "IntegrityError", "NewContact", "Page", "Rejected", "Store"]

@@ -1,0 +1,67 @@
+"""The store's tables: what the API lists, filters and counts without asking Temporal.
+
+Temporal stays the source of truth for a recipient; `recipients` is a projection the workflow
+keeps current (newest `version` wins), so a list of 10,000 recipients is one indexed query.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class SequenceRow(Base):
+    __tablename__ = "sequences"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ContactRow(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("workspace", "email"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    linkedin_url: Mapped[str | None] = mapped_column(String(500))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecipientRow(Base):
+    __tablename__ = "recipients"
+    __table_args__ = (
+        UniqueConstraint("sequence_id", "contact_id"),
+        Index("ix_recipients_sequence_status_id", "sequence_id", "status", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    sequence_id: Mapped[str] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))
+    current_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_step_at: Mapped[datetime | None]
+    pause_source: Mapped[str | None] = mapped_column(String(20))
+    # The workflow's state version this row reflects; older projections are ignored.
+    version: Mapped[int] = mapped_column(Integer, default=-1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

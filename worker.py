@@ -1,0 +1,96 @@
+"""The worker: runs recipient and sequence workflows and their activities.
+
+`python -m worker` reads settings from the environment; tests call `build_worker` with their
+own client, task queue, store and channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
+from activities.dispatch import StepDispatcher
+from activities.projection import StoreProjector
+from domain.statuses import StepType
+from settings import Settings, get_settings
+from store.db import Store
+from store.migrate import upgrade_to_head
+from workflows.client import connect_client
+from workflows.recipient import RecipientWorkflow
+from workflows.sequence import SequenceWorkflow
+
+log = logging.getLogger("seqflow.worker")
+
+WORKFLOWS = [RecipientWorkflow, SequenceWorkflow]
+
+
+def default_channels(settings: Settings) -> dict[StepType, Channel]:
+    email = SmtpEmailChannel(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_from,
+        timeout=settings.smtp_timeout.total_seconds(),
+    )
+    provider: Channel
+    if settings.provider_url:
+        provider = HttpProviderChannel(
+            settings.provider_url, settings.provider_token.get_secret_value()
+        )
+    else:
+        provider = OutboxChannel(settings.outbox_dir)
+    return {StepType.EMAIL: email, StepType.SMS: provider, StepType.LINKEDIN: provider}
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    store: Store,
+    channels: Mapping[StepType, Channel],
+    max_cached_workflows: int = 2000,
+) -> Worker:
+    dispatcher = StepDispatcher(channels)
+    projector = StoreProjector(store)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[dispatcher.dispatch_step, projector.project_recipient],
+        max_cached_workflows=max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    settings = get_settings()
+    await upgrade_to_head(settings.database_url)
+    store = Store.connect(settings.database_url)
+    client = await connect_client(settings)
+    worker = build_worker(
+        client,
+        task_queue=settings.task_queue,
+        store=store,
+        channels=default_channels(settings),
+        max_cached_workflows=settings.max_cached_workflows,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("polling task queue %s on %s", settings.task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing running activities")
+    await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

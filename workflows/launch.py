@@ -1,0 +1,58 @@
+"""Starting workflows: ids, id-reuse policy and initial search attributes in one place."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+
+from domain.statuses import RecipientStatus
+from workflows.ids import (
+    SEQUENCE_KEY,
+    STATUS_KEY,
+    STEP_KEY,
+    WORKSPACE_KEY,
+    recipient_workflow_id,
+    sequence_workflow_id,
+)
+from workflows.models import RecipientInput, RecipientView, SequenceInput, SequenceView
+from workflows.recipient import RecipientWorkflow
+from workflows.sequence import SequenceWorkflow
+
+
+async def start_recipient(
+    client: Client, task_queue: str, input: RecipientInput, status: RecipientStatus
+) -> WorkflowHandle[RecipientWorkflow, RecipientView]:
+    return await client.start_workflow(
+        RecipientWorkflow.run,
+        input,
+        id=recipient_workflow_id(input.workspace, input.sequence_id, input.recipient_id),
+        task_queue=task_queue,
+        # A recipient id is never reused: a second start is a bug, not a restart.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(WORKSPACE_KEY, input.workspace),
+                SearchAttributePair(SEQUENCE_KEY, input.sequence_id),
+                SearchAttributePair(STATUS_KEY, status.value),
+                SearchAttributePair(STEP_KEY, 0),
+            ]
+        ),
+    )
+
+
+async def start_sequence(
+    client: Client, task_queue: str, input: SequenceInput
+) -> WorkflowHandle[SequenceWorkflow, SequenceView]:
+    return await client.start_workflow(
+        SequenceWorkflow.run,
+        input,
+        id=sequence_workflow_id(input.workspace, input.sequence_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(WORKSPACE_KEY, input.workspace),
+                SearchAttributePair(SEQUENCE_KEY, input.sequence_id),
+            ]
+        ),
+    )

@@ -1,0 +1,238 @@
+"""Workflow payloads: one pydantic model per workflow input, update, signal and query result.
+
+These are durable: they live in running recipients' histories. Add fields with defaults; never
+rename or remove one (HTTP schemas in api/schemas.py are separate so the API can change freely).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from domain.statuses import RecipientStatus, ResumePolicy, SequenceStatus, StepType
+
+SYSTEM = "system"
+
+
+class StepContent(BaseModel):
+    subject: str | None = None
+    body: str | None = None
+    title: str | None = None
+    notes: str | None = None
+
+
+class StepDefinition(BaseModel):
+    type: StepType
+    delay: timedelta
+    content: StepContent = StepContent()
+
+
+class SendingSchedule(BaseModel):
+    timezone: str
+    days: list[str]
+    start: time
+    end: time
+
+
+class SequenceSettings(BaseModel):
+    resume_policy: ResumePolicy = ResumePolicy.FREEZE
+    stop_on_response: bool = True
+    schedule: SendingSchedule | None = None
+    sender_id: str | None = None
+
+
+class SequenceDefinition(BaseModel):
+    version: int = 1
+    name: str
+    steps: list[StepDefinition]
+    settings: SequenceSettings = SequenceSettings()
+
+
+class Contact(BaseModel):
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    fields: dict[str, str] = {}
+
+    def template_context(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "linkedin_url": self.linkedin_url,
+            **self.fields,
+        }
+
+
+# ---- recipient state ------------------------------------------------------------------------
+
+
+class PauseInfo(BaseModel):
+    source: Literal["recipient", "sequence"]
+    reason: str | None = None
+    note: str | None = None
+    until: datetime | None = None
+    paused_at: datetime
+    actor: str = SYSTEM
+    # The status a resume returns to (In Progress, Pending Action, or Error → retried).
+    resume_to: RecipientStatus = RecipientStatus.IN_PROGRESS
+
+
+class ErrorInfo(BaseModel):
+    step: int
+    cause: str
+    fix: str
+    detail: str | None = None
+
+
+class StepRecord(BaseModel):
+    index: int
+    type: StepType
+    state: Literal["pending", "sent", "skipped", "failed"] = "pending"
+    at: datetime | None = None
+    message_id: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str = SYSTEM
+    details: dict[str, Any] = {}
+
+
+class RecipientState(BaseModel):
+    """Everything a recipient is; continue-as-new carries it whole."""
+
+    status: RecipientStatus
+    current_step: int = 0
+    # When the current step was first due (keep_schedule resumes to it) and when it is due now.
+    planned_at: datetime | None = None
+    due_at: datetime | None = None
+    # While paused: what was left of the current delay when the clock froze.
+    remaining: timedelta | None = None
+    pause: PauseInfo | None = None
+    error: ErrorInfo | None = None
+    manual_send_at: datetime | None = None
+    steps: list[StepRecord]
+    content_overrides: dict[int, StepContent] = {}
+    timeline: list[TimelineEntry] = []
+    # Bumped on every change; the store keeps only the newest projection.
+    version: int = 0
+
+
+class RecipientInput(BaseModel):
+    workspace: str
+    sequence_id: str
+    recipient_id: str
+    contact_id: str
+    contact: Contact
+    definition: SequenceDefinition
+    start_at: datetime | None = None
+    enrolled_by: str = SYSTEM
+    # Set by continue-as-new; None for a new enrollment.
+    state: RecipientState | None = None
+    # Continue-as-new once history passes this many events (Temporal suggests it at ~10k too).
+    history_event_limit: int = 5_000
+
+
+class RecipientView(BaseModel):
+    """What the API shows of a recipient: its state plus what a person may do next."""
+
+    id: str
+    sequence_id: str
+    contact_id: str
+    contact: Contact
+    status: RecipientStatus
+    current_step: int
+    next_step_at: datetime | None
+    pause: PauseInfo | None
+    error: ErrorInfo | None
+    allowed_actions: list[str]
+    steps: list[StepRecord]
+    timeline: list[TimelineEntry]
+    # Only on a pause answer: what happened to a dispatch that was under way.
+    in_flight: Literal["cancelled", "completed"] | None = None
+
+
+# ---- update inputs --------------------------------------------------------------------------
+
+
+class ActionRequest(BaseModel):
+    actor: str = SYSTEM
+
+
+class PauseRequest(ActionRequest):
+    reason: str | None = None
+    note: str | None = None
+    until: datetime | None = None
+
+
+class SendManualEmailRequest(ActionRequest):
+    at: datetime | None = None
+
+
+class EditContentRequest(ActionRequest):
+    step: int
+    content: StepContent
+
+
+class ContentView(BaseModel):
+    index: int
+    type: StepType
+    state: str
+    resolved: StepContent | None
+    error: str | None = None
+    edited: bool = False
+
+
+# ---- activities -----------------------------------------------------------------------------
+
+
+class DispatchRequest(BaseModel):
+    workspace: str
+    sequence_id: str
+    recipient_id: str
+    step: int
+    type: StepType
+    content: StepContent
+    contact: Contact
+    sender_id: str | None = None
+
+
+class DispatchResult(BaseModel):
+    message_id: str
+    sent_at: datetime
+
+
+class RecipientProjection(BaseModel):
+    workspace: str
+    sequence_id: str
+    recipient_id: str
+    status: RecipientStatus
+    current_step: int
+    next_step_at: datetime | None
+    pause_source: str | None
+    version: int
+
+
+# ---- sequence -------------------------------------------------------------------------------
+
+
+class SequenceInput(BaseModel):
+    workspace: str
+    sequence_id: str
+    definition: SequenceDefinition
+    status: SequenceStatus = SequenceStatus.ACTIVE
+    pause_intervals: list[tuple[datetime, datetime | None]] = Field(default_factory=list)
+
+
+class SequenceView(BaseModel):
+    sequence_id: str
+    status: SequenceStatus
+    definition: SequenceDefinition
+    pause_intervals: list[tuple[datetime, datetime | None]]

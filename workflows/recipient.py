@@ -1,0 +1,667 @@
+"""RecipientWorkflow: one contact walking one sequence, on a delay clock that freezes on pause.
+
+The workflow is a small interpreter over `RecipientState`: every handler changes the state and
+wakes the main loop, which re-decides from the state alone what to wait for next. So a pause,
+skip or edit takes effect at once, and continue-as-new only has to carry the state.
+
+Updates (validated against domain.actions, so a rejected action never reaches history):
+    pause, resume, skip, stop, retry, exclude, complete_task, send_manual_email, edit_content
+Queries: view, content
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import actions, timing
+    from domain.statuses import (
+        AUTOMATIC_STEPS,
+        RESPONSE_STATUSES,
+        Action,
+        RecipientStatus,
+        StepType,
+        ends_sequence,
+    )
+    from domain.templates import TemplateProblem, render
+    from workflows.ids import STATUS_KEY, STEP_KEY
+    from workflows.models import (
+        SYSTEM,
+        ActionRequest,
+        ContentView,
+        DispatchRequest,
+        DispatchResult,
+        EditContentRequest,
+        ErrorInfo,
+        PauseInfo,
+        PauseRequest,
+        RecipientInput,
+        RecipientProjection,
+        RecipientState,
+        RecipientView,
+        SendManualEmailRequest,
+        StepContent,
+        StepRecord,
+        TimelineEntry,
+    )
+
+S = RecipientStatus
+
+# Cancellation reaches an activity through its heartbeat (throttled to 0.8 × timeout), so a
+# short heartbeat timeout keeps "pause during a dispatch" answers quick.
+DISPATCH_HEARTBEAT_TIMEOUT = timedelta(seconds=2)
+DISPATCH_TIMEOUT = timedelta(minutes=2)
+DISPATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=5,
+)
+PROJECTION_TIMEOUT = timedelta(seconds=10)
+
+# What a person should do about each failure cause (PRODUCT.md §6).
+FIXES = {
+    "sender_disconnected": "reconnect the sender; its recipients are retried",
+    "missing_email": "add an email address to the contact, or skip the step",
+    "missing_phone": "add a phone number to the contact, or skip the step",
+    "invalid_phone": "correct the contact's phone number, or skip the step",
+    "missing_linkedin_url": "add a LinkedIn URL to the contact, or skip the step",
+    "template_variable_missing": "edit the content or add the field to the contact",
+    "template_invalid": "edit the content",
+    "provider_rejected": "retry the step",
+    "provider_unavailable": "retry the step",
+    "delivery_uncertain": "check the mailbox, then retry or skip",
+}
+
+
+class RecipientWorkflowError(ApplicationError):
+    pass
+
+
+@workflow.defn
+class RecipientWorkflow:
+    @workflow.init
+    def __init__(self, input: RecipientInput) -> None:
+        self._input = input
+        self._definition = input.definition
+        self._state = input.state or self._new_state(input)
+        self._changes = 0  # bumped by every handler; the main loop sleeps until it moves
+        self._dispatch: workflow.ActivityHandle[DispatchResult] | None = None
+        self._dispatch_outcome: str | None = None
+        self._projection_lock = asyncio.Lock()
+        self._projected_version = -1
+
+    # ---- main loop -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: RecipientInput) -> RecipientView:
+        await self._sync()
+        while not self._ended():
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(input.model_copy(update={"state": self._state}))
+            await self._advance_once()
+            await self._sync()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._sync()
+        return self._view()
+
+    async def _advance_once(self) -> None:
+        """Do the next thing the state calls for, or sleep until something changes."""
+        st = self._state
+        now = workflow.now()
+        if st.current_step >= len(self._definition.steps):
+            self._finish(now)
+            return
+        if st.status is S.NOT_STARTED:
+            assert self._input.start_at is not None
+            if now < self._input.start_at:
+                await self._sleep_until(self._input.start_at)
+            else:
+                self._set_status(S.IN_PROGRESS)
+                self._record("started")
+            return
+        if st.status is S.PAUSED:
+            until = st.pause.until if st.pause else None
+            if until is not None and now >= until:
+                self._resume(SYSTEM, reason="pause_until_reached")
+            else:
+                await self._sleep_until(until)
+            return
+        if st.status in (S.ERROR, S.PENDING_ACTION):
+            await self._sleep_until(None)
+            return
+        # In Progress (or still running after a response): wait out the delay, then act.
+        assert st.due_at is not None
+        fire_at = timing.fire_time(st.due_at, self._window())
+        if now < fire_at:
+            await self._sleep_until(fire_at)
+            return
+        step = self._definition.steps[st.current_step]
+        if step.type in AUTOMATIC_STEPS or st.manual_send_at is not None:
+            await self._run_dispatch()
+        else:
+            self._set_status(S.PENDING_ACTION)
+            self._record("pending_action", step=st.current_step, type=step.type.value)
+
+    async def _sleep_until(self, at: datetime | None) -> None:
+        seen = self._changes
+        timeout = None if at is None else max(at - workflow.now(), timedelta(0))
+        try:
+            await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)
+        except TimeoutError:
+            pass
+
+    def _wake(self) -> None:
+        self._changes += 1
+
+    # ---- dispatch --------------------------------------------------------------------------
+
+    async def _run_dispatch(self) -> None:
+        st = self._state
+        index = st.current_step
+        step = self._definition.steps[index]
+        channel_type = StepType.EMAIL if step.type is StepType.MANUAL_EMAIL else step.type
+        request = DispatchRequest(
+            workspace=self._input.workspace,
+            sequence_id=self._input.sequence_id,
+            recipient_id=self._input.recipient_id,
+            step=index,
+            type=channel_type,
+            content=self._content_for(index),
+            contact=self._input.contact,
+            sender_id=self._definition.settings.sender_id,
+        )
+        self._dispatch_outcome = None
+        self._dispatch = workflow.start_activity(
+            "dispatch_step",
+            request,
+            result_type=DispatchResult,
+            start_to_close_timeout=DISPATCH_TIMEOUT,
+            heartbeat_timeout=DISPATCH_HEARTBEAT_TIMEOUT,
+            retry_policy=DISPATCH_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        try:
+            result = await self._dispatch
+        except ActivityError as exc:
+            if isinstance(exc.cause, CancelledError):
+                # A pause/stop/skip cancelled it before the hand-over; its handler decides.
+                self._dispatch_outcome = "cancelled"
+            else:
+                self._dispatch_outcome = "failed"
+                self._fail_step(index, exc)
+        else:
+            self._dispatch_outcome = "completed"
+            self._step_sent(index, result)
+        finally:
+            self._dispatch = None
+            self._wake()
+
+    async def _halt_dispatch(self) -> str | None:
+        """Cancel a dispatch under way and wait until it is cancelled or finished; say which."""
+        if self._dispatch is None:
+            return None
+        self._dispatch.cancel()
+        await workflow.wait_condition(lambda: self._dispatch is None)
+        return "completed" if self._dispatch_outcome == "completed" else "cancelled"
+
+    def _step_sent(self, index: int, result: DispatchResult) -> None:
+        st = self._state
+        record = st.steps[index]
+        record.state = "sent"
+        record.at = workflow.now()
+        record.message_id = result.message_id
+        self._record("step_sent", step=index, type=record.type.value, message_id=result.message_id)
+        st.manual_send_at = None
+        self._move_to_next_step(workflow.now())
+
+    def _fail_step(self, index: int, exc: ActivityError) -> None:
+        cause_exc = exc.cause
+        cause, detail = "provider_unavailable", str(cause_exc or exc)
+        if isinstance(cause_exc, ApplicationError) and cause_exc.type:
+            cause, detail = cause_exc.type, cause_exc.message
+        st = self._state
+        st.steps[index].state = "failed"
+        st.steps[index].at = workflow.now()
+        st.error = ErrorInfo(
+            step=index, cause=cause, fix=FIXES.get(cause, "retry the step"), detail=detail
+        )
+        if st.status is S.PAUSED:
+            # Paused while the failing attempt ran: resuming tries the step again.
+            if st.pause:
+                st.pause.resume_to = S.ERROR
+        else:
+            self._set_status(S.ERROR)
+        self._record("step_failed", step=index, cause=cause, detail=detail)
+
+    def _move_to_next_step(self, counted_from: datetime) -> None:
+        """The next step's delay counts from `counted_from` (a send, a skip, a completion)."""
+        st = self._state
+        st.current_step += 1
+        st.error = None
+        st.manual_send_at = None
+        if self._ended():
+            # Stopped while the step went out: record it, schedule nothing.
+            self._clear_schedule()
+        elif st.current_step >= len(self._definition.steps):
+            self._finish(counted_from)
+        else:
+            due = counted_from + self._definition.steps[st.current_step].delay
+            st.planned_at = st.due_at = due
+            if st.status is S.PAUSED:
+                # The step finished under a pause: the new delay stays frozen whole until resume.
+                st.remaining = self._definition.steps[st.current_step].delay
+                if st.pause and st.pause.resume_to in (S.PENDING_ACTION, S.ERROR):
+                    st.pause.resume_to = S.IN_PROGRESS
+        self._bump()
+
+    def _finish(self, at: datetime) -> None:
+        st = self._state
+        st.due_at = st.planned_at = None
+        st.remaining, st.pause = None, None
+        if st.status not in RESPONSE_STATUSES:
+            self._set_status(S.COMPLETED)
+        self._record("completed")
+
+    # ---- updates ---------------------------------------------------------------------------
+
+    @workflow.update
+    async def pause(self, request: PauseRequest) -> RecipientView:
+        st = self._state
+        now = workflow.now()
+        resume_to = S.IN_PROGRESS if st.status is S.IN_PROGRESS else st.status
+        st.remaining = timing.remaining_delay(st.due_at, now) if st.due_at else None
+        st.pause = PauseInfo(
+            source="recipient",
+            reason=request.reason,
+            note=request.note,
+            until=request.until,
+            paused_at=now,
+            actor=request.actor,
+            resume_to=resume_to,
+        )
+        self._set_status(S.PAUSED)
+        self._record(
+            "paused",
+            request.actor,
+            source="recipient",
+            reason=request.reason,
+            note=request.note,
+            until=request.until.isoformat() if request.until else None,
+        )
+        in_flight = await self._halt_dispatch()
+        if in_flight == "cancelled" and st.pause:
+            st.pause.resume_to = S.IN_PROGRESS  # the interrupted step is attempted again
+            st.remaining = timedelta(0)
+        return await self._answer(in_flight)
+
+    @pause.validator
+    def _validate_pause(self, request: PauseRequest) -> None:
+        self._check(Action.PAUSE)
+        if request.until is not None and request.until <= workflow.now():
+            raise _invalid("until must be in the future")
+
+    @workflow.update
+    async def resume(self, request: ActionRequest) -> RecipientView:
+        self._resume(request.actor)
+        return await self._answer()
+
+    @resume.validator
+    def _validate_resume(self, request: ActionRequest) -> None:
+        self._check(Action.RESUME)
+
+    def _resume(self, actor: str, reason: str | None = None) -> None:
+        st = self._state
+        now = workflow.now()
+        pause = st.pause
+        assert pause is not None
+        target = pause.resume_to
+        if target is S.ERROR:
+            # Resuming from an error attempts the errored step again.
+            target, st.error = S.IN_PROGRESS, None
+            st.due_at = now
+            st.steps[st.current_step].state = "pending"
+        elif st.remaining is not None and st.planned_at is not None:
+            st.due_at = timing.due_after_resume(
+                self._definition.settings.resume_policy,
+                resumed_at=now,
+                remaining=st.remaining,
+                planned_at=st.planned_at,
+            )
+        st.pause, st.remaining = None, None
+        self._set_status(target)
+        self._record("resumed", actor, **({"reason": reason} if reason else {}))
+
+    @workflow.update
+    async def skip(self, request: ActionRequest) -> RecipientView:
+        in_flight = await self._halt_dispatch()
+        st = self._state
+        if in_flight == "completed":
+            return await self._answer(in_flight)  # it went out before the skip: nothing to skip
+        index = st.current_step
+        now = workflow.now()
+        st.steps[index].state = "skipped"
+        st.steps[index].at = now
+        self._record("step_skipped", request.actor, step=index)
+        if st.status in (S.ERROR, S.PENDING_ACTION):
+            self._set_status(S.IN_PROGRESS)
+        self._move_to_next_step(now)
+        return await self._answer(in_flight)
+
+    @skip.validator
+    def _validate_skip(self, request: ActionRequest) -> None:
+        self._check(Action.SKIP)
+
+    @workflow.update
+    async def stop(self, request: ActionRequest) -> RecipientView:
+        self._set_status(S.STOPPED)
+        self._clear_schedule()
+        self._record("stopped", request.actor)
+        in_flight = await self._halt_dispatch()
+        return await self._answer(in_flight)
+
+    @stop.validator
+    def _validate_stop(self, request: ActionRequest) -> None:
+        self._check(Action.STOP)
+
+    @workflow.update
+    async def exclude(self, request: ActionRequest) -> RecipientView:
+        self._set_status(S.EXCLUDED)
+        self._clear_schedule()
+        self._record("excluded", request.actor)
+        return await self._answer()
+
+    @exclude.validator
+    def _validate_exclude(self, request: ActionRequest) -> None:
+        self._check(Action.EXCLUDE)
+
+    @workflow.update
+    async def retry(self, request: ActionRequest) -> RecipientView:
+        self._retry_now(request.actor)
+        return await self._answer()
+
+    @retry.validator
+    def _validate_retry(self, request: ActionRequest) -> None:
+        self._check(Action.RETRY)
+
+    def _retry_now(self, actor: str) -> None:
+        st = self._state
+        st.error = None
+        st.due_at = workflow.now()
+        st.steps[st.current_step].state = "pending"
+        self._set_status(S.IN_PROGRESS)
+        self._record("retried", actor, step=st.current_step)
+
+    @workflow.update
+    async def complete_task(self, request: ActionRequest) -> RecipientView:
+        st = self._state
+        index = st.current_step
+        now = workflow.now()
+        st.steps[index].state = "completed"
+        st.steps[index].at = now
+        self._record("task_completed", request.actor, step=index)
+        self._set_status(S.IN_PROGRESS)
+        self._move_to_next_step(now)
+        return await self._answer()
+
+    @complete_task.validator
+    def _validate_complete_task(self, request: ActionRequest) -> None:
+        self._check(Action.COMPLETE_TASK)
+
+    @workflow.update
+    async def send_manual_email(self, request: SendManualEmailRequest) -> RecipientView:
+        st = self._state
+        index = st.current_step
+        now = workflow.now()
+        at = max(request.at or now, now)
+        st.manual_send_at = st.due_at = st.planned_at = at
+        self._set_status(S.IN_PROGRESS)
+        self._record("manual_email_scheduled", request.actor, step=index, at=at.isoformat())
+        if at <= now:
+            # Sending now: answer once it was sent (or failed, or a pause stopped it).
+            await workflow.wait_condition(
+                lambda: st.current_step != index or st.status is not S.IN_PROGRESS
+            )
+        return await self._answer()
+
+    @send_manual_email.validator
+    def _validate_send_manual_email(self, request: SendManualEmailRequest) -> None:
+        self._check(Action.SEND_MANUAL_EMAIL)
+
+    @workflow.update
+    async def edit_content(self, request: EditContentRequest) -> RecipientView:
+        st = self._state
+        merged = self._content_for(request.step).model_copy(
+            update=request.content.model_dump(exclude_none=True)
+        )
+        st.content_overrides[request.step] = merged
+        self._record("content_edited", request.actor, step=request.step)
+        if st.status is S.ERROR and request.step == st.current_step:
+            self._retry_now(request.actor)  # fixing the content retries the errored step
+        self._bump()
+        return await self._answer()
+
+    @edit_content.validator
+    def _validate_edit_content(self, request: EditContentRequest) -> None:
+        self._check(Action.EDIT_CONTENT)
+        if not 0 <= request.step < len(self._definition.steps):
+            raise _invalid(f"step must be between 0 and {len(self._definition.steps) - 1}")
+        if not self._step_editable(request.step):
+            raise _invalid(f"step {request.step} was already reached; only future steps change")
+
+    def _step_editable(self, index: int) -> bool:
+        st = self._state
+        if index > st.current_step:
+            return True
+        return (
+            index == st.current_step
+            and st.steps[index].state in ("pending", "failed")
+            and self._dispatch is None
+        )
+
+    # ---- queries ---------------------------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> RecipientView:
+        return self._view()
+
+    @workflow.query
+    def content(self) -> list[ContentView]:
+        context = self._input.contact.template_context()
+        views = []
+        for index, step in enumerate(self._definition.steps):
+            content = self._content_for(index)
+            resolved, error = None, None
+            try:
+                resolved = StepContent(
+                    **{
+                        name: render(value, context)
+                        for name, value in content.model_dump(exclude_none=True).items()
+                    }
+                )
+            except TemplateProblem as exc:
+                error = exc.detail
+            views.append(
+                ContentView(
+                    index=index,
+                    type=step.type,
+                    state=self._state.steps[index].state,
+                    resolved=resolved,
+                    error=error,
+                    edited=index in self._state.content_overrides,
+                )
+            )
+        return views
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _new_state(input: RecipientInput) -> RecipientState:
+        now = workflow.now()
+        start = input.start_at if input.start_at and input.start_at > now else now
+        due = start + input.definition.steps[0].delay
+        return RecipientState(
+            status=S.NOT_STARTED if start > now else S.IN_PROGRESS,
+            planned_at=due,
+            due_at=due,
+            steps=[
+                StepRecord(index=i, type=step.type) for i, step in enumerate(input.definition.steps)
+            ],
+            timeline=[
+                TimelineEntry(
+                    at=now,
+                    kind="enrolled",
+                    actor=input.enrolled_by,
+                    details={"start_at": start.isoformat()},
+                )
+            ],
+        )
+
+    def _content_for(self, index: int) -> StepContent:
+        return self._state.content_overrides.get(index, self._definition.steps[index].content)
+
+    def _window(self) -> timing.SendingWindow | None:
+        schedule = self._definition.settings.schedule
+        if schedule is None:
+            return None
+        return timing.SendingWindow.of(
+            schedule.timezone, schedule.days, schedule.start, schedule.end
+        )
+
+    def _situation(self) -> actions.RecipientSituation:
+        st = self._state
+        steps = self._definition.steps
+        return actions.RecipientSituation(
+            status=st.status,
+            stop_on_response=self._definition.settings.stop_on_response,
+            steps_left=st.current_step < len(steps),
+            current_step_type=steps[st.current_step].type if st.current_step < len(steps) else None,
+        )
+
+    def _check(self, action: Action) -> None:
+        try:
+            actions.check(action, self._situation())
+        except actions.ActionRejected as exc:
+            raise RecipientWorkflowError(
+                exc.reason,
+                {
+                    "status_now": exc.status.value,
+                    "allowed_actions": [a.value for a in exc.allowed],
+                },
+                type="ActionRejected",
+                non_retryable=True,
+            ) from None
+
+    def _ended(self) -> bool:
+        return ends_sequence(
+            self._state.status, stop_on_response=self._definition.settings.stop_on_response
+        )
+
+    def _clear_schedule(self) -> None:
+        st = self._state
+        st.due_at = st.planned_at = st.remaining = st.manual_send_at = None
+
+    def _set_status(self, status: RecipientStatus) -> None:
+        if self._state.status is not status:
+            self._state.status = status
+            self._bump()
+
+    def _bump(self) -> None:
+        self._state.version += 1
+        self._wake()
+
+    def _record(self, kind: str, actor: str = SYSTEM, **details: object) -> None:
+        self._state.timeline.append(
+            TimelineEntry(
+                at=workflow.now(),
+                kind=kind,
+                actor=actor,
+                details={k: v for k, v in details.items() if v is not None},
+            )
+        )
+        self._bump()
+
+    def _next_step_at(self) -> datetime | None:
+        st = self._state
+        if st.status is S.NOT_STARTED and self._input.start_at:
+            return timing.fire_time(st.due_at or self._input.start_at, self._window())
+        running = st.status is S.IN_PROGRESS or (
+            st.status in RESPONSE_STATUSES and not self._ended()
+        )
+        if running and st.due_at is not None:
+            return timing.fire_time(st.due_at, self._window())
+        return None
+
+    def _view(self, in_flight: str | None = None) -> RecipientView:
+        st = self._state
+        return RecipientView(
+            id=self._input.recipient_id,
+            sequence_id=self._input.sequence_id,
+            contact_id=self._input.contact_id,
+            contact=self._input.contact,
+            status=st.status,
+            current_step=st.current_step,
+            next_step_at=self._next_step_at(),
+            pause=st.pause,
+            error=st.error,
+            allowed_actions=[a.value for a in actions.allowed_actions(self._situation())],
+            steps=st.steps,
+            timeline=st.timeline,
+            in_flight=in_flight,  # type: ignore[arg-type]
+        )
+
+    async def _answer(self, in_flight: str | None = None) -> RecipientView:
+        await self._sync()
+        return self._view(in_flight)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.history_event_limit
+        )
+
+    async def _sync(self) -> None:
+        """Show the newest state in the Temporal UI and project it into the store."""
+        st = self._state
+        if self._projected_version == st.version:
+            return
+        async with self._projection_lock:
+            version = st.version
+            if self._projected_version >= version:
+                return
+            steps = len(self._definition.steps)
+            next_at = self._next_step_at()
+            workflow.upsert_search_attributes(
+                [STATUS_KEY.value_set(st.status.value), STEP_KEY.value_set(st.current_step)]
+            )
+            summary = f"{st.status.value} · step {min(st.current_step + 1, steps)}/{steps}"
+            if st.current_step < steps:
+                summary += f" · {self._definition.steps[st.current_step].type.value}"
+            if next_at:
+                summary += f" · due {next_at:%Y-%m-%d %H:%M} UTC"
+            workflow.set_current_details(summary)
+            await workflow.execute_local_activity(
+                "project_recipient",
+                RecipientProjection(
+                    workspace=self._input.workspace,
+                    sequence_id=self._input.sequence_id,
+                    recipient_id=self._input.recipient_id,
+                    status=st.status,
+                    current_step=st.current_step,
+                    next_step_at=next_at,
+                    pause_source=st.pause.source if st.pause else None,
+                    version=version,
+                ),
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+            self._projected_version = version
+
+
+def _invalid(message: str) -> ApplicationError:
+    return ApplicationError(message, type="InvalidRequest", non_retryable=True)
