@@ -6,6 +6,7 @@ in both. Tests build a `Settings(...)` directly instead of touching the environm
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -49,18 +50,22 @@ class Settings(BaseSettings):
     # Worker tuning: how many recipient workflows stay cached (memory vs. replay cost).
     max_cached_workflows: int = 2000
 
-    def workspaces_by_key(self) -> dict[str, str]:
-        """Parse `api_keys` into {key: workspace}; malformed entries are a startup error."""
-        mapping: dict[str, str] = {}
+    def api_key_owners(self) -> dict[str, ApiKeyOwner]:
+        """Parse `api_keys` ("key:workspace[:user],…"); a malformed entry is a startup error."""
+        owners: dict[str, ApiKeyOwner] = {}
         raw = self.api_keys.get_secret_value().strip()
         for entry in filter(None, (part.strip() for part in raw.split(","))):
-            key, sep, workspace = entry.partition(":")
-            if not sep or not key or not workspace:
-                raise ValueError(
-                    f"SEQFLOW_API_KEYS entry {entry!r} is not 'key:workspace'",
-                )
-            mapping[key] = workspace
-        return mapping
+            key, workspace, user = ([*entry.split(":", 2), ""])[:3]
+            if not key or not workspace:
+                raise ValueError(f"SEQFLOW_API_KEYS entry {entry!r} is not 'key:workspace[:user]'")
+            owners[key] = ApiKeyOwner(workspace=workspace, user=user or f"{workspace}-api")
+        return owners
+
+
+@dataclass(frozen=True)
+class ApiKeyOwner:
+    workspace: str
+    user: str  # shown as the actor in recipients' timelines
 
 
 @lru_cache
@@ -68,4 +73,4 @@ def get_settings() -> Settings:
     return Settings()
 
 
-__all__ = ["DATA_DIR", "Settings", "get_settings"]
+__all__ = ["DATA_DIR", "ApiKeyOwner", "Settings", "get_settings"]

@@ -18,6 +18,7 @@ from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import IndexedValueType
@@ -27,7 +28,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.channels import Channel, SmtpEmailChannel
+from api.app import create_app
 from domain.statuses import StepType
+from settings import Settings
 from store.db import Store
 from store.migrate import upgrade_to_head
 from worker import build_worker
@@ -184,3 +187,75 @@ async def assert_eventually(check, timeout: float = 10.0, interval: float = 0.1)
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(interval)
+
+
+# ---- API ------------------------------------------------------------------------------------
+
+API_KEY, OTHER_KEY = "test-key-acme", "test-key-globex"
+
+
+@dataclass
+class Api:
+    """The real FastAPI app over httpx, wired to a Temporal server, a worker and a store."""
+
+    http: httpx.AsyncClient
+    client: Client
+    store: Store
+    task_queue: str
+    smtp: SmtpSink
+
+    async def create_sequence(self, **overrides: object) -> dict:
+        body = {
+            "name": "Backend engineers",
+            "steps": [
+                {"type": "email", "delay": "PT0S", "subject": "Hi {{ first_name }}", "body": "1"},
+                {"type": "email", "delay": "P2D", "subject": "Again", "body": "2"},
+            ],
+            **overrides,
+        }
+        response = await self.http.post("/v1/sequences", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def enroll(self, sequence_id: str, *emails: str, **extra: object) -> list[dict]:
+        people = [{"email": e, "first_name": e.split("@")[0].title()} for e in emails]
+        response = await self.http.post(
+            f"/v1/sequences/{sequence_id}/recipients", json={"recipients": people, **extra}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["enrolled"]  # type: ignore[no-any-return]
+
+    async def recipient(self, sequence_id: str, recipient_id: str) -> dict:
+        response = await self.http.get(f"/v1/sequences/{sequence_id}/recipients/{recipient_id}")
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def api_for(env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> AsyncIterator[Api]:
+    channels: dict[StepType, Channel] = {StepType.EMAIL: smtp.channel()}
+    async with running_worker(env.client, store, channels) as worker:
+        settings = Settings(
+            api_keys=f"{API_KEY}:acme:ada.recruiter,{OTHER_KEY}:globex",
+            task_queue=worker.task_queue,
+        )
+        app = create_app(settings, client=env.client, store=store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://seqflow.test",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        ) as http:
+            yield Api(http, env.client, store, worker.task_queue, smtp)
+
+
+@pytest.fixture
+async def api(ts_env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> AsyncIterator[Api]:
+    async with api_for(ts_env, store, smtp) as value:
+        yield value
+
+
+@pytest.fixture
+async def dev_api(dev_env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> AsyncIterator[Api]:
+    async with api_for(dev_env, store, smtp) as value:
+        yield value

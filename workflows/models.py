@@ -26,6 +26,7 @@ class StepContent(BaseModel):
 class StepDefinition(BaseModel):
     type: StepType
     delay: timedelta
+    delay_text: str | None = None  # the ISO-8601 text as the person wrote it
     content: StepContent = StepContent()
 
 

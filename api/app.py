@@ -1,0 +1,58 @@
+"""The FastAPI app: one Temporal client and one store for the process, problem+json errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import problems
+from api.routes import health, recipients, sequences
+from settings import Settings, get_settings
+from store.db import Store
+from store.migrate import upgrade_to_head
+from workflows.client import connect_client
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    """Tests pass their own client and store; production connects from settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned_store = store is None
+        if store is None:
+            await upgrade_to_head(settings.database_url)
+        app.state.store = store or Store.connect(settings.database_url)
+        app.state.client = client or await connect_client(settings)
+        yield
+        if owned_store:
+            await app.state.store.close()
+
+    app = FastAPI(
+        title="seqflow",
+        version="1",
+        summary="Pausable outreach sequences",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if client is not None and store is not None:
+        # Injected (tests): usable without running the lifespan.
+        app.state.client, app.state.store = client, store
+    app.state.api_keys = settings.api_key_owners()
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(sequences.router)
+    app.include_router(recipients.router)
+    if settings.dev_mode:
+        from api.routes import dev  # only in `make run`: lists what the local SMTP sink got
+
+        app.include_router(dev.router)
+    return app

@@ -1,0 +1,83 @@
+"""RFC 9457 problem+json for every error the API returns: what was wrong and what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_BASE = "https://seqflow.dev/problems/"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+    def body(self) -> dict[str, Any]:
+        slug = self.title.lower().replace(" ", "-")
+        return {
+            "type": _TYPE_BASE + slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, "Not found", f"{what} does not exist in this workspace")
+
+
+def action_rejected(
+    detail: str, status_now: str, allowed_actions: list[str], **extra: Any
+) -> Problem:
+    return Problem(
+        409,
+        "Action not allowed",
+        detail,
+        status_now=status_now,
+        allowed_actions=allowed_actions,
+        **extra,
+    )
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    return JSONResponse(
+        problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    # FastAPI prefixes where the value came from ("body", "query", "path"); the rest is the field.
+    parts = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    return ".".join(str(part) for part in parts)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": _field(error["loc"]),
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(Problem(422, "Invalid request", detail, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {401: "Unauthorized", 404: "Not found", 405: "Method not allowed"}
+        title = titles.get(exc.status_code, "Error")
+        return problem_response(Problem(exc.status_code, title, str(exc.detail)))

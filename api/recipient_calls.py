@@ -1,0 +1,79 @@
+"""Calling a recipient workflow from the API, with Temporal failures turned into problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import Problem, action_rejected, not_found
+from domain.statuses import Action
+from workflows.ids import recipient_workflow_id
+from workflows.models import ContentView, RecipientView
+from workflows.recipient import RecipientWorkflow
+
+# Which update each action is, and the payload type it takes (validated by the route).
+UPDATES = {
+    Action.PAUSE: RecipientWorkflow.pause,
+    Action.RESUME: RecipientWorkflow.resume,
+    Action.SKIP: RecipientWorkflow.skip,
+    Action.STOP: RecipientWorkflow.stop,
+    Action.RETRY: RecipientWorkflow.retry,
+    Action.EXCLUDE: RecipientWorkflow.exclude,
+    Action.COMPLETE_TASK: RecipientWorkflow.complete_task,
+    Action.SEND_MANUAL_EMAIL: RecipientWorkflow.send_manual_email,
+    Action.EDIT_CONTENT: RecipientWorkflow.edit_content,
+}
+
+
+def handle_for(
+    client: Client, workspace: str, sequence_id: str, recipient_id: str
+) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(recipient_workflow_id(workspace, sequence_id, recipient_id))
+
+
+async def view(handle: WorkflowHandle[Any, Any]) -> RecipientView:
+    try:
+        return await handle.query(RecipientWorkflow.view)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise not_found("recipient") from None
+        raise
+
+
+async def content(handle: WorkflowHandle[Any, Any]) -> list[ContentView]:
+    try:
+        return await handle.query(RecipientWorkflow.content)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise not_found("recipient") from None
+        raise
+
+
+async def act(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) -> RecipientView:
+    """Run the action's update; a rejection becomes 409 with status_now and allowed_actions."""
+    try:
+        result: RecipientView = await handle.execute_update(UPDATES[action], payload)
+        return result
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            details = cause.details[0] if cause.details else {}
+            raise action_rejected(cause.message, **details) from None
+        if isinstance(cause, ApplicationError) and cause.type == "InvalidRequest":
+            raise Problem(422, "Invalid request", cause.message) from None
+        raise
+    except RPCError as exc:
+        # The workflow has ended (completed, stopped, …): only view content and delete remain.
+        if exc.status is RPCStatusCode.NOT_FOUND and "not found" in exc.message.lower():
+            raise not_found("recipient") from None
+        current = await view(handle)
+        if action.value in current.allowed_actions:
+            raise
+        raise action_rejected(
+            f"{action.value} is not possible for a recipient in status {current.status.value}",
+            status_now=current.status.value,
+            allowed_actions=current.allowed_actions,
+        ) from None

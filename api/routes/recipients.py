@@ -1,0 +1,298 @@
+"""Recipients of a sequence: enroll, list, read, act on, edit content, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ValidationError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import recipient_calls as calls
+from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
+from api.problems import Problem, not_found
+from api.schemas import (
+    ContentEdit,
+    EmptyBody,
+    EnrolledOut,
+    EnrollRequest,
+    EnrollResponse,
+    PauseBody,
+    RecipientPage,
+    RecipientRowOut,
+    RejectedOut,
+    SendManualEmailBody,
+)
+from domain import actions
+from domain.statuses import Action, RecipientStatus
+from store.db import NewContact
+from store.tables import RecipientRow, SequenceRow
+from workflows.launch import start_recipient
+from workflows.models import (
+    ActionRequest,
+    Contact,
+    ContentView,
+    EditContentRequest,
+    PauseRequest,
+    RecipientInput,
+    RecipientView,
+    SendManualEmailRequest,
+    SequenceDefinition,
+    StepContent,
+)
+
+router = APIRouter(prefix="/v1/sequences/{sequence_id}/recipients", tags=["recipients"])
+
+START_CONCURRENCY = 32  # bounded, so one large enrollment does not starve other requests
+
+# Body model per action for POST …/{rid}/{action}; the rest take an empty body.
+_BODIES: dict[Action, type[BaseModel]] = {
+    Action.PAUSE: PauseBody,
+    Action.SEND_MANUAL_EMAIL: SendManualEmailBody,
+}
+_URL_ACTIONS = [a for a in calls.UPDATES if a is not Action.EDIT_CONTENT]  # edit has its own route
+
+
+async def _sequence(store: StoreDep, caller: CallerDep, sequence_id: str) -> SequenceRow:
+    row = await store.get_sequence(caller.workspace, sequence_id)
+    if row is None:
+        raise not_found(f"sequence {sequence_id}")
+    return row
+
+
+async def _recipient(
+    store: StoreDep, caller: CallerDep, sequence_id: str, recipient_id: str
+) -> RecipientRow:
+    row = await store.get_recipient(caller.workspace, sequence_id, recipient_id)
+    if row is None:
+        raise not_found(f"recipient {recipient_id}")
+    return row
+
+
+@router.post("", status_code=201, response_model=EnrollResponse)
+async def enroll(
+    sequence_id: str,
+    body: EnrollRequest,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> EnrollResponse:
+    sequence = await _sequence(store, caller, sequence_id)
+    definition = SequenceDefinition.model_validate(sequence.definition)
+    contacts = [NewContact(**r.model_dump()) for r in body.recipients]
+    status = RecipientStatus.NOT_STARTED if body.start_at else RecipientStatus.IN_PROGRESS
+    enrolled, rejected = await store.enroll(caller.workspace, sequence_id, contacts, status.value)
+    if len(body.recipients) == 1 and rejected:
+        raise Problem(409, "Already enrolled", f"{rejected[0].email} is {rejected[0].reason}")
+
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+
+    async def start(item: Any) -> None:
+        contact = item.contact
+        async with gate:
+            await start_recipient(
+                client,
+                settings.task_queue,
+                RecipientInput(
+                    workspace=caller.workspace,
+                    sequence_id=sequence_id,
+                    recipient_id=item.recipient_id,
+                    contact_id=item.contact_id,
+                    contact=Contact(
+                        email=contact.email,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        phone=contact.phone,
+                        linkedin_url=contact.linkedin_url,
+                        fields=contact.fields or {},
+                    ),
+                    definition=definition,
+                    start_at=body.start_at,
+                    enrolled_by=caller.actor,
+                ),
+                status,
+            )
+
+    results = await asyncio.gather(*(start(item) for item in enrolled), return_exceptions=True)
+    failed = [item for item, result in zip(enrolled, results, strict=True) if result is not None]
+    if failed:
+        # Never leave a row without its workflow: undo those rows and say so.
+        await store.forget_enrollment([item.recipient_id for item in failed])
+    return EnrollResponse(
+        enrolled=[
+            EnrolledOut(
+                id=item.recipient_id,
+                contact_id=item.contact_id,
+                email=item.contact.email,
+                status=item.status,
+            )
+            for item in enrolled
+            if item not in failed
+        ],
+        rejected=[RejectedOut(email=r.email, reason=r.reason) for r in rejected]
+        + [RejectedOut(email=item.contact.email, reason="could not be started") for item in failed],
+    )
+
+
+@router.get("", response_model=RecipientPage)
+async def list_recipients(
+    sequence_id: str,
+    caller: CallerDep,
+    store: StoreDep,
+    status: RecipientStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> RecipientPage:
+    sequence = await _sequence(store, caller, sequence_id)
+    definition = SequenceDefinition.model_validate(sequence.definition)
+    try:
+        page = await store.list_recipients(
+            caller.workspace,
+            sequence_id,
+            status=status.value if status else None,
+            limit=limit,
+            cursor=cursor,
+        )
+    except ValueError as exc:
+        raise Problem(422, "Invalid request", f"cursor: {exc}") from None
+    return RecipientPage(
+        items=[_row_out(row, definition, sequence.status == "paused") for row in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+def _row_out(
+    row: RecipientRow, definition: SequenceDefinition, seq_paused: bool
+) -> RecipientRowOut:
+    steps = definition.steps
+    situation = actions.RecipientSituation(
+        status=RecipientStatus(row.status),
+        stop_on_response=definition.settings.stop_on_response,
+        steps_left=row.current_step < len(steps),
+        sequence_paused=seq_paused,
+        current_step_type=steps[row.current_step].type if row.current_step < len(steps) else None,
+    )
+    return RecipientRowOut(
+        id=row.id,
+        sequence_id=row.sequence_id,
+        contact_id=row.contact_id,
+        email=row.email,
+        status=row.status,
+        current_step=row.current_step,
+        next_step_at=row.next_step_at,
+        pause_source=row.pause_source,
+        allowed_actions=[a.value for a in actions.allowed_actions(situation)],
+    )
+
+
+@router.get("/{recipient_id}", response_model=RecipientView)
+async def get_recipient(
+    sequence_id: str, recipient_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
+) -> RecipientView:
+    await _recipient(store, caller, sequence_id, recipient_id)
+    return await calls.view(calls.handle_for(client, caller.workspace, sequence_id, recipient_id))
+
+
+@router.post(
+    "/{recipient_id}/{action}",
+    response_model=RecipientView,
+    description="Actions: " + ", ".join(a.url_segment for a in _URL_ACTIONS),
+)
+async def act(
+    sequence_id: str,
+    recipient_id: str,
+    action: str,
+    request: Request,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+) -> RecipientView:
+    try:
+        chosen = Action.from_url_segment(action)
+        if chosen not in _URL_ACTIONS:
+            raise ValueError(action)
+    except ValueError:
+        allowed = ", ".join(a.url_segment for a in _URL_ACTIONS)
+        raise Problem(
+            404, "Not found", f"unknown action {action!r}; actions are {allowed}"
+        ) from None
+    await _recipient(store, caller, sequence_id, recipient_id)
+    body = _parse_body(_BODIES.get(chosen, EmptyBody), await request.body())
+    payload: ActionRequest
+    if isinstance(body, PauseBody):
+        payload = PauseRequest(actor=caller.actor, **body.model_dump())
+    elif isinstance(body, SendManualEmailBody):
+        payload = SendManualEmailRequest(actor=caller.actor, at=body.at)
+    else:
+        payload = ActionRequest(actor=caller.actor)
+    handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
+    return await calls.act(handle, chosen, payload)
+
+
+def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise Problem(422, "Invalid request", detail, errors=errors) from None
+
+
+@router.delete("/{recipient_id}")
+async def delete_recipient(
+    sequence_id: str,
+    recipient_id: str,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> dict[str, str]:
+    """Delete is allowed in every status: the workflow and its history go, then the row."""
+    await _recipient(store, caller, sequence_id, recipient_id)
+    handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
+    try:
+        await client.workflow_service.delete_workflow_execution(
+            DeleteWorkflowExecutionRequest(
+                namespace=settings.temporal_namespace,
+                workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            )
+        )
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    await store.delete_recipient(recipient_id)
+    return {"id": recipient_id, "status": "deleted"}
+
+
+@router.get("/{recipient_id}/content", response_model=list[ContentView])
+async def view_content(
+    sequence_id: str, recipient_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
+) -> list[ContentView]:
+    await _recipient(store, caller, sequence_id, recipient_id)
+    return await calls.content(
+        calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
+    )
+
+
+@router.put("/{recipient_id}/content/{step}", response_model=RecipientView)
+async def edit_content(
+    sequence_id: str,
+    recipient_id: str,
+    step: int,
+    body: ContentEdit,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+) -> RecipientView:
+    await _recipient(store, caller, sequence_id, recipient_id)
+    handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
+    request = EditContentRequest(
+        actor=caller.actor, step=step, content=StepContent(**body.model_dump())
+    )
+    return await calls.act(handle, Action.EDIT_CONTENT, request)

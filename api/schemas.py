@@ -1,0 +1,215 @@
+"""HTTP models (PRODUCT.md §9). Separate from workflow payloads so the API can evolve freely."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from domain import timing
+from domain.statuses import ResumePolicy, SequenceStatus, StepType
+from domain.templates import check_syntax
+
+MAX_BODY = 50_000
+MAX_STEPS = 50
+MAX_ENROLL = 1_000
+
+Text = Annotated[str, Field(max_length=MAX_BODY)]
+Short = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _template(value: str | None) -> str | None:
+    if value is not None and (error := check_syntax(value)):
+        raise ValueError(f"template syntax error: {error}")
+    return value
+
+
+class StepIn(Strict):
+    type: StepType
+    delay: str = Field(examples=["P2D", "PT30M", "PT0S"])
+    subject: Short | None = None
+    body: Text | None = None
+    title: Short | None = None
+    notes: Text | None = None
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, value: str) -> str:
+        timing.parse_delay(value)  # raises with what is allowed
+        return value
+
+    _templates = field_validator("subject", "body", "title", "notes")(_template)
+
+    @model_validator(mode="after")
+    def _content_fits_type(self) -> StepIn:
+        needs: dict[StepType, tuple[str, ...]] = {
+            StepType.EMAIL: ("subject", "body"),
+            StepType.MANUAL_EMAIL: ("subject", "body"),
+            StepType.SMS: ("body",),
+            StepType.LINKEDIN: ("body",),
+            StepType.TASK: ("title",),
+        }
+        missing = [name for name in needs[self.type] if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"a {self.type.value} step needs {' and '.join(missing)}")
+        return self
+
+
+class StepOut(BaseModel):
+    index: int
+    type: StepType
+    delay: str
+    subject: str | None = None
+    body: str | None = None
+    title: str | None = None
+    notes: str | None = None
+
+
+class ScheduleIn(Strict):
+    timezone: str = Field(examples=["Europe/Paris"])
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: time
+    end: time
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Paris") from None
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> ScheduleIn:
+        if self.start >= self.end:
+            raise ValueError("start must be before end (windows do not cross midnight)")
+        return self
+
+
+class SequenceCreate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    steps: list[StepIn] = Field(min_length=1, max_length=MAX_STEPS)
+    schedule: ScheduleIn | None = None
+    resume_policy: ResumePolicy = ResumePolicy.FREEZE
+    stop_on_response: bool = True
+    sender_id: str | None = None
+
+
+class SequencePublic(BaseModel):
+    id: str
+    name: str
+    status: SequenceStatus
+    steps: list[StepOut]
+    schedule: ScheduleIn | None
+    resume_policy: ResumePolicy
+    stop_on_response: bool
+    sender_id: str | None
+    counts: dict[str, int]
+    created_at: datetime
+
+
+class SequencePage(BaseModel):
+    items: list[SequencePublic]
+    next_cursor: str | None
+
+
+class RecipientIn(Strict):
+    email: EmailStr | None = None
+    first_name: Annotated[str, Field(max_length=200)] | None = None
+    last_name: Annotated[str, Field(max_length=200)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    linkedin_url: Annotated[str, Field(max_length=500)] | None = None
+    fields: dict[str, Annotated[str, Field(max_length=5_000)]] = {}
+
+    @model_validator(mode="after")
+    def _reachable(self) -> RecipientIn:
+        if not (self.email or self.phone or self.linkedin_url):
+            raise ValueError("a recipient needs an email, a phone or a linkedin_url")
+        return self
+
+
+class EnrollRequest(Strict):
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_ENROLL)
+    start_at: datetime | None = None
+
+    @field_validator("start_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("start_at needs a time zone, e.g. 2026-12-01T09:00:00Z")
+        return value
+
+
+class EnrolledOut(BaseModel):
+    id: str
+    contact_id: str
+    email: str | None
+    status: str
+
+
+class RejectedOut(BaseModel):
+    email: str | None
+    reason: str
+
+
+class EnrollResponse(BaseModel):
+    enrolled: list[EnrolledOut]
+    rejected: list[RejectedOut]
+
+
+class RecipientRowOut(BaseModel):
+    id: str
+    sequence_id: str
+    contact_id: str
+    email: str | None
+    status: str
+    current_step: int
+    next_step_at: datetime | None
+    pause_source: str | None
+    allowed_actions: list[str]
+
+
+class RecipientPage(BaseModel):
+    items: list[RecipientRowOut]
+    next_cursor: str | None
+
+
+class PauseBody(Strict):
+    reason: Annotated[str, Field(max_length=200)] | None = None
+    note: Annotated[str, Field(max_length=5_000)] | None = None
+    until: datetime | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("until needs a time zone, e.g. 2026-12-01T09:00:00Z")
+        return value
+
+
+class SendManualEmailBody(Strict):
+    at: datetime | None = None
+
+
+class EmptyBody(Strict):
+    pass
+
+
+class ContentEdit(Strict):
+    subject: Short | None = None
+    body: Text | None = None
+    title: Short | None = None
+    notes: Text | None = None
+
+    _templates = field_validator("subject", "body", "title", "notes")(_template)
+
+
+def jsonable(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
