@@ -14,18 +14,18 @@ from workflows.ids import recipient_workflow_id
 from workflows.models import ContentView, RecipientView
 from workflows.recipient import RecipientWorkflow
 
-# Which update each action is, and the payload type it takes (validated by the route).
-UPDATES = {
-    Action.PAUSE: RecipientWorkflow.pause,
-    Action.RESUME: RecipientWorkflow.resume,
-    Action.SKIP: RecipientWorkflow.skip,
-    Action.STOP: RecipientWorkflow.stop,
-    Action.RETRY: RecipientWorkflow.retry,
-    Action.EXCLUDE: RecipientWorkflow.exclude,
-    Action.COMPLETE_TASK: RecipientWorkflow.complete_task,
-    Action.SEND_MANUAL_EMAIL: RecipientWorkflow.send_manual_email,
-    Action.EDIT_CONTENT: RecipientWorkflow.edit_content,
-}
+# Actions that are workflow updates; each update is named after its action.
+UPDATES = [
+    Action.PAUSE,
+    Action.RESUME,
+    Action.SKIP,
+    Action.STOP,
+    Action.RETRY,
+    Action.EXCLUDE,
+    Action.COMPLETE_TASK,
+    Action.SEND_MANUAL_EMAIL,
+    Action.EDIT_CONTENT,
+]
 
 
 def handle_for(
@@ -55,7 +55,9 @@ async def content(handle: WorkflowHandle[Any, Any]) -> list[ContentView]:
 async def act(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) -> RecipientView:
     """Run the action's update; a rejection becomes 409 with status_now and allowed_actions."""
     try:
-        result: RecipientView = await handle.execute_update(UPDATES[action], payload)
+        result: RecipientView = await handle.execute_update(
+            action.value, payload, result_type=RecipientView
+        )
         return result
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause

@@ -6,24 +6,27 @@ Every test gets its own task queue, so tests never pick up each other's workflow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -35,7 +38,7 @@ from store.db import Store
 from store.migrate import upgrade_to_head
 from worker import build_worker
 from workflows.client import DATA_CONVERTER
-from workflows.ids import SEARCH_ATTRIBUTES
+from workflows.ids import SEARCH_ATTRIBUTES, recipient_workflow_id, sequence_workflow_id
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = shutil.which("temporal", path=str(BIN)) or shutil.which("temporal")
@@ -177,6 +180,13 @@ async def running_worker(
         yield worker
 
 
+async def terminate_quietly(handles: Iterable[WorkflowHandle[Any, Any]]) -> None:
+    """Terminate workflows a test left running (already-closed ones are fine)."""
+    for handle in handles:
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test finished")
+
+
 async def assert_eventually(check, timeout: float = 10.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
     """Poll an async check until it stops raising AssertionError (instead of fixed sleeps)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -247,6 +257,21 @@ async def api_for(env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> Asy
             headers={"Authorization": f"Bearer {API_KEY}"},
         ) as http:
             yield Api(http, env.client, store, worker.task_queue, smtp)
+        # Leave no timers behind: the time-skipping server stalls on orphaned workflows.
+        await terminate_quietly(await _all_workflows(env.client, store))
+
+
+async def _all_workflows(client: Client, store: Store) -> list[WorkflowHandle[Any, Any]]:
+    from sqlalchemy import select
+
+    from store.tables import RecipientRow, SequenceRow
+
+    async with store.sessions() as session:
+        recipients = (await session.execute(select(RecipientRow))).scalars().all()
+        sequences = (await session.execute(select(SequenceRow))).scalars().all()
+    ids = [recipient_workflow_id(r.workspace, r.sequence_id, r.id) for r in recipients]
+    ids += [sequence_workflow_id(s.workspace, s.id) for s in sequences]
+    return [client.get_workflow_handle(i) for i in ids]
 
 
 @pytest.fixture

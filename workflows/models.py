@@ -94,7 +94,7 @@ class ErrorInfo(BaseModel):
 class StepRecord(BaseModel):
     index: int
     type: StepType
-    state: Literal["pending", "sent", "skipped", "failed"] = "pending"
+    state: Literal["pending", "sent", "skipped", "failed", "completed"] = "pending"
     at: datetime | None = None
     message_id: str | None = None
 
@@ -122,6 +122,8 @@ class RecipientState(BaseModel):
     steps: list[StepRecord]
     content_overrides: dict[int, StepContent] = {}
     timeline: list[TimelineEntry] = []
+    # Inbound event ids already applied, so a redelivered webhook changes nothing.
+    seen_events: list[str] = []
     # Bumped on every change; the store keeps only the newest projection.
     version: int = 0
 
@@ -180,6 +182,16 @@ class SendManualEmailRequest(ActionRequest):
 class EditContentRequest(ActionRequest):
     step: int
     content: StepContent
+
+
+class InboundEvent(BaseModel):
+    """A fact from outside (webhook): recorded even while paused; `event_id` dedupes it."""
+
+    event_id: str
+    kind: Literal["reply", "meeting", "hard_bounce", "soft_bounce", "unsubscribe", "out_of_office"]
+    at: datetime | None = None
+    until: datetime | None = None  # out_of_office: the return date, when one could be read
+    details: dict[str, Any] = {}
 
 
 class ContentView(BaseModel):

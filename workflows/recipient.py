@@ -6,6 +6,7 @@ skip or edit takes effect at once, and continue-as-new only has to carry the sta
 
 Updates (validated against domain.actions, so a rejected action never reaches history):
     pause, resume, skip, stop, retry, exclude, complete_task, send_manual_email, edit_content
+Signals: inbound (reply, meeting, bounce, unsubscribe, out-of-office; deduplicated by id)
 Queries: view, content
 """
 
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         DispatchResult,
         EditContentRequest,
         ErrorInfo,
+        InboundEvent,
         PauseInfo,
         PauseRequest,
         RecipientInput,
@@ -272,6 +274,10 @@ class RecipientWorkflow:
 
     @workflow.update
     async def pause(self, request: PauseRequest) -> RecipientView:
+        in_flight = await self._pause(request)
+        return await self._answer(in_flight)
+
+    async def _pause(self, request: PauseRequest) -> str | None:
         st = self._state
         now = workflow.now()
         resume_to = S.IN_PROGRESS if st.status is S.IN_PROGRESS else st.status
@@ -298,7 +304,7 @@ class RecipientWorkflow:
         if in_flight == "cancelled" and st.pause:
             st.pause.resume_to = S.IN_PROGRESS  # the interrupted step is attempted again
             st.remaining = timedelta(0)
-        return await self._answer(in_flight)
+        return in_flight
 
     @pause.validator
     def _validate_pause(self, request: PauseRequest) -> None:
@@ -464,6 +470,37 @@ class RecipientWorkflow:
             and self._dispatch is None
         )
 
+    # ---- signals ---------------------------------------------------------------------------
+
+    @workflow.signal
+    async def inbound(self, event: InboundEvent) -> None:
+        st = self._state
+        if event.event_id in st.seen_events:
+            return
+        st.seen_events.append(event.event_id)
+        self._record(f"inbound_{event.kind}", SYSTEM, event_id=event.event_id, **event.details)
+        if self._ended() and event.kind != "unsubscribe":
+            return  # recorded for reporting; nothing left to change
+        outcome = {
+            "reply": S.RESPONDED,
+            "meeting": S.MEETING_BOOKED,
+            "hard_bounce": S.BOUNCED,
+            "unsubscribe": S.UNSUBSCRIBED,
+        }.get(event.kind)
+        if outcome is not None:
+            if st.status is S.PAUSED and st.pause and outcome in RESPONSE_STATUSES:
+                st.pause.resume_to = outcome
+            if not (st.status is S.PAUSED and outcome in RESPONSE_STATUSES) or ends_sequence(
+                outcome, stop_on_response=self._definition.settings.stop_on_response
+            ):
+                self._set_status(outcome)
+            if self._ended():
+                self._clear_schedule()
+                await self._halt_dispatch()
+        elif event.kind == "out_of_office" and Action.PAUSE in self._allowed():
+            await self._pause(PauseRequest(actor=SYSTEM, reason="out_of_office", until=event.until))
+        await self._sync()
+
     # ---- queries ---------------------------------------------------------------------------
 
     @workflow.query
@@ -542,6 +579,9 @@ class RecipientWorkflow:
             steps_left=st.current_step < len(steps),
             current_step_type=steps[st.current_step].type if st.current_step < len(steps) else None,
         )
+
+    def _allowed(self) -> list[Action]:
+        return actions.allowed_actions(self._situation())
 
     def _check(self, action: Action) -> None:
         try:

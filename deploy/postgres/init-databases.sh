@@ -3,7 +3,8 @@
 # The superuser (POSTGRES_USER) is Temporal's: the temporal-schema job creates the `temporal`
 # and `temporal_visibility` databases with it. Here the app store gets its own database, owned
 # by a role without superuser rights, which SEQFLOW_DATABASE_URL connects as.
-set -eu
+# No `set -u`: the postgres entrypoint sources this file when it is not executable.
+set -e
 
 : "${STORE_DB_PASSWORD:?STORE_DB_PASSWORD is required}"
 

@@ -1,0 +1,122 @@
+"""The store on SQLite (embedded default) and PostgreSQL (production), same tests for both."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from store.db import NewContact, Store
+from store.migrate import upgrade_to_head
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
+        await upgrade_to_head(url)
+        store = Store.connect(url)
+        yield store
+        await store.close()
+        return
+    # A throwaway database on the PostgreSQL every machine of this project runs.
+    name = f"seqflow_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await upgrade_to_head(url)
+        store = Store.connect(url)
+        yield store
+        await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def seeded(db: Store, n: int = 3) -> list[str]:
+    await db.create_sequence("acme", "seq_1", "S", {"name": "S", "steps": []})
+    enrolled, rejected = await db.enroll(
+        "acme",
+        "seq_1",
+        [NewContact(email=f"p{i}@example.com", first_name=f"P{i}") for i in range(n)],
+        "in_progress",
+    )
+    assert rejected == []
+    return [e.recipient_id for e in enrolled]
+
+
+async def test_migrations_are_idempotent_and_ping_works(db: Store) -> None:
+    await db.ping()
+
+
+async def test_enroll_rejects_duplicates_in_sequence_and_in_request(db: Store) -> None:
+    await seeded(db, 1)
+    enrolled, rejected = await db.enroll(
+        "acme",
+        "seq_1",
+        [
+            NewContact("P0@example.com"),
+            NewContact("new@example.com"),
+            NewContact("new@example.com"),
+        ],
+        "in_progress",
+    )
+    assert [e.contact.email for e in enrolled] == ["new@example.com"]
+    assert [r.email for r in rejected] == ["P0@example.com", "new@example.com"]
+
+
+async def test_projection_keeps_only_the_newest_version(db: Store) -> None:
+    [rid] = await seeded(db, 1)
+    due = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    kwargs = {"current_step": 1, "next_step_at": due, "pause_source": None}
+    assert await db.project_recipient(rid, status="in_progress", version=5, **kwargs)
+    # A late, older projection (e.g. a retried activity) must not overwrite the newer one.
+    assert not await db.project_recipient(rid, status="paused", version=3, **kwargs)
+    row = await db.get_recipient("acme", "seq_1", rid)
+    assert row is not None and row.status == "in_progress" and row.version == 5
+    assert row.next_step_at is not None and row.next_step_at.replace(tzinfo=UTC) == due
+
+
+async def test_list_filters_by_status_and_pages_by_keyset(db: Store) -> None:
+    ids = await seeded(db, 7)
+    for rid in ids[:3]:
+        await db.project_recipient(
+            rid,
+            status="paused",
+            current_step=0,
+            next_step_at=None,
+            pause_source="recipient",
+            version=1,
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await db.list_recipients("acme", "seq_1", status=None, limit=3, cursor=cursor)
+        seen += [row.id for row in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == ids  # every recipient once, in enrollment order
+    paused = await db.list_recipients("acme", "seq_1", status="paused", limit=10, cursor=None)
+    assert [row.id for row in paused.items] == ids[:3]
+    assert await db.recipient_counts("seq_1") == {"paused": 3, "in_progress": 4}
+
+
+async def test_other_workspace_sees_nothing(db: Store) -> None:
+    [rid] = await seeded(db, 1)
+    assert await db.get_recipient("globex", "seq_1", rid) is None
+    assert await db.get_sequence("globex", "seq_1") is None
+
+
+async def test_delete_removes_the_row(db: Store) -> None:
+    [rid, keep] = await seeded(db, 2)
+    await db.delete_recipient(rid)
+    assert await db.get_recipient("acme", "seq_1", rid) is None
+    assert await db.get_recipient("acme", "seq_1", keep) is not None
