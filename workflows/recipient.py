@@ -13,7 +13,7 @@ Queries: view, content
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -96,6 +96,7 @@ class RecipientWorkflow:
         self._dispatch_outcome: str | None = None
         self._projection_lock = asyncio.Lock()
         self._projected_version = -1
+        self._clock_floor = datetime.min.replace(tzinfo=UTC)
 
     # ---- main loop -------------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class RecipientWorkflow:
     async def _advance_once(self) -> None:
         """Do the next thing the state calls for, or sleep until something changes."""
         st = self._state
-        now = workflow.now()
+        now = self._now()
         if st.current_step >= len(self._definition.steps):
             self._finish(now)
             return
@@ -152,11 +153,18 @@ class RecipientWorkflow:
 
     async def _sleep_until(self, at: datetime | None) -> None:
         seen = self._changes
-        timeout = None if at is None else max(at - workflow.now(), timedelta(0))
+        timeout = None if at is None else max(at - self._now(), timedelta(0))
         try:
             await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)
         except TimeoutError:
-            pass
+            # The timer fired, so it is at least `at` — even if the activation's clock lags
+            # (seen after a worker was killed: a timed-out task replayed with an older
+            # timestamp). Deciding from the fired timer keeps live runs and replays in step.
+            if at is not None:
+                self._clock_floor = max(self._clock_floor, at)
+
+    def _now(self) -> datetime:
+        return max(workflow.now(), self._clock_floor)
 
     def _wake(self) -> None:
         self._changes += 1
@@ -216,11 +224,11 @@ class RecipientWorkflow:
         st = self._state
         record = st.steps[index]
         record.state = "sent"
-        record.at = workflow.now()
+        record.at = self._now()
         record.message_id = result.message_id
         self._record("step_sent", step=index, type=record.type.value, message_id=result.message_id)
         st.manual_send_at = None
-        self._move_to_next_step(workflow.now())
+        self._move_to_next_step(self._now())
 
     def _fail_step(self, index: int, exc: ActivityError) -> None:
         cause_exc = exc.cause
@@ -229,7 +237,7 @@ class RecipientWorkflow:
             cause, detail = cause_exc.type, cause_exc.message
         st = self._state
         st.steps[index].state = "failed"
-        st.steps[index].at = workflow.now()
+        st.steps[index].at = self._now()
         st.error = ErrorInfo(
             step=index, cause=cause, fix=FIXES.get(cause, "retry the step"), detail=detail
         )
@@ -279,7 +287,7 @@ class RecipientWorkflow:
 
     async def _pause(self, request: PauseRequest) -> str | None:
         st = self._state
-        now = workflow.now()
+        now = self._now()
         resume_to = S.IN_PROGRESS if st.status is S.IN_PROGRESS else st.status
         st.remaining = timing.remaining_delay(st.due_at, now) if st.due_at else None
         st.pause = PauseInfo(
@@ -309,7 +317,7 @@ class RecipientWorkflow:
     @pause.validator
     def _validate_pause(self, request: PauseRequest) -> None:
         self._check(Action.PAUSE)
-        if request.until is not None and request.until <= workflow.now():
+        if request.until is not None and request.until <= self._now():
             raise _invalid("until must be in the future")
 
     @workflow.update
@@ -323,7 +331,7 @@ class RecipientWorkflow:
 
     def _resume(self, actor: str, reason: str | None = None) -> None:
         st = self._state
-        now = workflow.now()
+        now = self._now()
         pause = st.pause
         assert pause is not None
         target = pause.resume_to
@@ -350,7 +358,7 @@ class RecipientWorkflow:
         if in_flight == "completed":
             return await self._answer(in_flight)  # it went out before the skip: nothing to skip
         index = st.current_step
-        now = workflow.now()
+        now = self._now()
         st.steps[index].state = "skipped"
         st.steps[index].at = now
         self._record("step_skipped", request.actor, step=index)
@@ -398,7 +406,7 @@ class RecipientWorkflow:
     def _retry_now(self, actor: str) -> None:
         st = self._state
         st.error = None
-        st.due_at = workflow.now()
+        st.due_at = self._now()
         st.steps[st.current_step].state = "pending"
         self._set_status(S.IN_PROGRESS)
         self._record("retried", actor, step=st.current_step)
@@ -407,7 +415,7 @@ class RecipientWorkflow:
     async def complete_task(self, request: ActionRequest) -> RecipientView:
         st = self._state
         index = st.current_step
-        now = workflow.now()
+        now = self._now()
         st.steps[index].state = "completed"
         st.steps[index].at = now
         self._record("task_completed", request.actor, step=index)
@@ -423,7 +431,7 @@ class RecipientWorkflow:
     async def send_manual_email(self, request: SendManualEmailRequest) -> RecipientView:
         st = self._state
         index = st.current_step
-        now = workflow.now()
+        now = self._now()
         at = max(request.at or now, now)
         st.manual_send_at = st.due_at = st.planned_at = at
         self._set_status(S.IN_PROGRESS)
@@ -618,7 +626,7 @@ class RecipientWorkflow:
     def _record(self, kind: str, actor: str = SYSTEM, **details: object) -> None:
         self._state.timeline.append(
             TimelineEntry(
-                at=workflow.now(),
+                at=self._now(),
                 kind=kind,
                 actor=actor,
                 details={k: v for k, v in details.items() if v is not None},

@@ -1,0 +1,107 @@
+"""Record recipient histories for the replay test: `python -m tests.workflows.record_histories`.
+
+Run it when a deliberate, patched() workflow change needs new reference histories; keep the
+old files too, since recipients started before the change are still running in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from temporalio.testing import WorkflowEnvironment
+
+from domain.statuses import StepType
+from store.db import Store
+from store.migrate import upgrade_to_head
+from tests.conftest import (
+    TEST_SERVER,
+    SmtpSink,
+    free_port,
+    register_search_attributes,
+    running_worker,
+)
+from tests.workflows.harness import Harness, sequence, step
+from workflows.client import DATA_CONVERTER
+from workflows.models import EditContentRequest, InboundEvent, StepContent
+from workflows.recipient import RecipientWorkflow
+
+OUT = Path(__file__).parent / "histories"
+DAY = timedelta(days=1)
+
+
+async def record() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER, test_server_existing_path=TEST_SERVER
+    )
+    await register_search_attributes(env.client)
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/s.db"
+        await upgrade_to_head(url)
+        store = Store.connect(url)
+        async with running_worker(env.client, store, {StepType.EMAIL: sink.channel()}) as worker:
+            h = Harness(env, worker.task_queue)
+            # 1. pause / resume / skip / complete over email and task steps
+            a = await h.start(
+                sequence(
+                    step("email", timedelta(0)),
+                    step("email", 4 * DAY),
+                    step("task", DAY),
+                    step("email", DAY),
+                    step("email", DAY),
+                )
+            )
+            await h.until(a, lambda v: v.steps[0].state == "sent")
+            await h.advance(2 * DAY)
+            await h.pause(a, reason="holiday", note="back soon")
+            await h.advance(3 * DAY)
+            await h.resume(a)
+            await h.advance(3 * DAY)
+            await h.until(a, lambda v: v.status.value == "pending_action")
+            await a.execute_update(RecipientWorkflow.complete_task, _actor())
+            await h.skip(a)
+            await a.result()
+            # 2. an error fixed by editing content, then a reply
+            b = await h.start(
+                sequence(step("email", timedelta(0), body="{{ nickname }}"), step("email", DAY))
+            )
+            await h.until(b, lambda v: v.status.value == "error")
+            await b.execute_update(
+                RecipientWorkflow.edit_content,
+                EditContentRequest(step=0, content=StepContent(body="Hi {{ first_name }}")),
+            )
+            await h.until(b, lambda v: v.steps[0].state == "sent")
+            await b.signal(RecipientWorkflow.inbound, InboundEvent(event_id="e1", kind="reply"))
+            await b.result()
+            # 3. continue-as-new
+            c = await h.start(
+                sequence(step("email", timedelta(0)), *[step("email", DAY) for _ in range(5)]),
+                history_event_limit=40,
+            )
+            await c.result()
+            for name, handle in (("pause_resume_skip_task", a), ("error_edit_reply", b)):
+                history = await handle.fetch_history()
+                (OUT / f"{name}.json").write_text(history.to_json())
+            first = env.client.get_workflow_handle(c.id, run_id=c.first_execution_run_id)
+            (OUT / "continue_as_new_first_run.json").write_text(
+                (await first.fetch_history()).to_json()
+            )
+        await store.close()
+    controller.stop()
+    await env.shutdown()
+
+
+def _actor():  # type: ignore[no-untyped-def]
+    from workflows.models import ActionRequest
+
+    return ActionRequest(actor="recorder")
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
