@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -135,9 +136,11 @@ class SmtpSink:
     host: str
     port: int
     messages: list[Message] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # wall clock, per message
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.messages.append(message_from_bytes(envelope.original_content))
+        self.received_at.append(time.time())
         return "250 OK"
 
     def channel(self) -> SmtpEmailChannel:
@@ -242,23 +245,38 @@ class Api:
 
 
 @asynccontextmanager
-async def api_for(env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> AsyncIterator[Api]:
-    channels: dict[StepType, Channel] = {StepType.EMAIL: smtp.channel()}
-    async with running_worker(env.client, store, channels) as worker:
+async def api_for(
+    env: WorkflowEnvironment,
+    store: Store,
+    smtp: SmtpSink,
+    channels: dict[StepType, Channel] | None = None,
+    task_queue: str | None = None,
+) -> AsyncIterator[Api]:
+    """The API in-process; with `task_queue` given, no in-process worker (bring your own)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if task_queue is None:
+            worker = await stack.enter_async_context(
+                running_worker(env.client, store, channels or {StepType.EMAIL: smtp.channel()})
+            )
+            task_queue = worker.task_queue
         settings = Settings(
             api_keys=f"{API_KEY}:acme:ada.recruiter,{OTHER_KEY}:globex",
-            task_queue=worker.task_queue,
+            task_queue=task_queue,
         )
         app = create_app(settings, client=env.client, store=store)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://seqflow.test",
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        ) as http:
-            yield Api(http, env.client, store, worker.task_queue, smtp)
-        # Leave no timers behind: the time-skipping server stalls on orphaned workflows.
-        await terminate_quietly(await _all_workflows(env.client, store))
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://seqflow.test",
+                headers={"Authorization": f"Bearer {API_KEY}"},
+                timeout=60,
+            )
+        )
+        try:
+            yield Api(http, env.client, store, task_queue, smtp)
+        finally:
+            # Leave no timers behind: the time-skipping server stalls on orphaned workflows.
+            await terminate_quietly(await _all_workflows(env.client, store))
 
 
 async def _all_workflows(client: Client, store: Store) -> list[WorkflowHandle[Any, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -48,7 +49,7 @@ async def test_three_emails_with_real_delays(dev_api: Api, smtp: SmtpSink) -> No
     assert [m["Subject"] for m in to_ada] == ["Hi Ada", "Re: Hi Ada", "Last note, Ada"]
     assert to_ada[1].get_payload().strip() == "Two"
     times = [t for m, t in zip(smtp.messages, smtp.received_at, strict=True) if m in to_ada]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(2.5 <= gap <= 6 for gap in gaps), gaps
     listed = await dev_api.http.get(f"/v1/sequences/{sequence['id']}/recipients?status=completed")
     assert {row["id"] for row in listed.json()["items"]} == {ada["id"], bob["id"]}
