@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
 from activities.dispatch import StepDispatcher
@@ -29,6 +30,14 @@ from workflows.sequence import SequenceWorkflow
 log = logging.getLogger("seqflow.worker")
 
 WORKFLOWS = [RecipientWorkflow, SequenceWorkflow]
+
+# Pure libraries the workflows use (templates for content previews, pydantic models) are
+# passed through the sandbox whole: they are deterministic and re-importing them per run is slow.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "jinja2", "markupsafe", "pydantic", "isodate", "domain"
+    )
+)
 
 
 def default_channels(settings: Settings) -> dict[StepType, Channel]:
@@ -62,6 +71,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=SANDBOX,
         activities=[dispatcher.dispatch_step, projector.project_recipient],
         max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -67,10 +67,9 @@ async def act(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) ->
         if isinstance(cause, ApplicationError) and cause.type == "InvalidRequest":
             raise Problem(422, "Invalid request", cause.message) from None
         raise
-    except RPCError as exc:
-        # The workflow has ended (completed, stopped, …): only view content and delete remain.
-        if exc.status is RPCStatusCode.NOT_FOUND and "not found" in exc.message.lower():
-            raise not_found("recipient") from None
+    except RPCError:
+        # The workflow has ended (completed, stopped, …), so updates cannot reach it: answer
+        # from its final state (a query still works on a closed workflow), or 404 if gone.
         current = await view(handle)
         if action.value in current.allowed_actions:
             raise

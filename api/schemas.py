@@ -213,3 +213,23 @@ class ContentEdit(Strict):
 
 def jsonable(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+class StepContentOut(BaseModel):
+    index: int
+    type: StepType
+    state: str
+    subject: str | None = None
+    body: str | None = None
+    title: str | None = None
+    notes: str | None = None
+    error: str | None = None  # why it cannot be rendered (e.g. a missing variable)
+    edited: bool = False  # a personal edit for this recipient
+    editable: bool = False
+
+
+class ContentPanel(BaseModel):
+    """View content (read-only) or, where the status allows editing, the same panel to edit."""
+
+    mode: Literal["view", "edit"]
+    steps: list[StepContentOut]

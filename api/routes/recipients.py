@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +17,7 @@ from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, not_found
 from api.schemas import (
     ContentEdit,
+    ContentPanel,
     EmptyBody,
     EnrolledOut,
     EnrollRequest,
@@ -25,6 +27,7 @@ from api.schemas import (
     RecipientRowOut,
     RejectedOut,
     SendManualEmailBody,
+    StepContentOut,
 )
 from domain import actions
 from domain.statuses import Action, RecipientStatus
@@ -34,7 +37,6 @@ from workflows.launch import start_recipient
 from workflows.models import (
     ActionRequest,
     Contact,
-    ContentView,
     EditContentRequest,
     PauseRequest,
     RecipientInput,
@@ -264,19 +266,44 @@ async def delete_recipient(
             )
         )
     except RPCError as exc:
-        if exc.status is not RPCStatusCode.NOT_FOUND:
+        if exc.status is RPCStatusCode.UNIMPLEMENTED:
+            # Only the time-skipping test server lacks deletion; end the workflow at least.
+            with contextlib.suppress(RPCError):
+                await handle.terminate("recipient deleted")
+        elif exc.status is not RPCStatusCode.NOT_FOUND:
             raise
     await store.delete_recipient(recipient_id)
     return {"id": recipient_id, "status": "deleted"}
 
 
-@router.get("/{recipient_id}/content", response_model=list[ContentView])
+@router.get("/{recipient_id}/content", response_model=ContentPanel)
 async def view_content(
     sequence_id: str, recipient_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
-) -> list[ContentView]:
+) -> ContentPanel:
+    """What was sent (resolved) and what is scheduled (resolved preview), per step.
+
+    The table offers view_content where editing is not possible and edit_content where it
+    is; both open this panel, so it always answers, in the mode the status allows.
+    """
     await _recipient(store, caller, sequence_id, recipient_id)
-    return await calls.content(
-        calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
+    handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
+    current = await calls.view(handle)
+    editing = Action.EDIT_CONTENT.value in current.allowed_actions
+    reached = current.current_step
+    return ContentPanel(
+        mode="edit" if editing else "view",
+        steps=[
+            StepContentOut(
+                index=step.index,
+                type=step.type,
+                state=step.state,
+                error=step.error,
+                edited=step.edited,
+                editable=editing and (step.index > reached or step.state in ("pending", "failed")),
+                **(step.resolved.model_dump() if step.resolved else {}),
+            )
+            for step in await calls.content(handle)
+        ],
     )
 
 
