@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # "key:workspace,key2:workspace2"; an API key belongs to exactly one workspace.
     api_keys: SecretStr = SecretStr("")
     api_port: int = 8000
+    # Signs bulk-action confirmation tokens; set the same value on every API replica.
+    token_secret: SecretStr = SecretStr("")
     # Base URL the API is reachable at, used in links we email (List-Unsubscribe).
     public_url: str = "http://127.0.0.1:8000"
 
@@ -49,6 +51,13 @@ class Settings(BaseSettings):
 
     # Worker tuning: how many recipient workflows stay cached (memory vs. replay cost).
     max_cached_workflows: int = 2000
+
+    def token_secret_bytes(self) -> bytes:
+        """The configured secret, or one derived from the API keys (same on every replica)."""
+        secret = (
+            self.token_secret.get_secret_value() or "seqflow:" + self.api_keys.get_secret_value()
+        )
+        return secret.encode()
 
     def api_key_owners(self) -> dict[str, ApiKeyOwner]:
         """Parse `api_keys` ("key:workspace[:user],…"); a malformed entry is a startup error."""

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import problems
-from api.routes import health, recipients, sequences
+from api.routes import health, recipient_bulk, recipients, sequences
 from settings import Settings, get_settings
 from store.db import Store
 from store.migrate import upgrade_to_head
@@ -50,6 +50,7 @@ def create_app(
     problems.install(app)
     app.include_router(health.router)
     app.include_router(sequences.router)
+    app.include_router(recipient_bulk.router)
     app.include_router(recipients.router)
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got

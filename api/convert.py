@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from api.schemas import ScheduleIn, SequenceCreate, SequencePublic, StepOut
-from domain import timing
-from store.tables import SequenceRow
+from domain import actions, timing
+from domain.statuses import RecipientStatus
+from store.tables import RecipientRow, SequenceRow
 from workflows.models import (
     SendingSchedule,
     SequenceDefinition,
@@ -59,4 +60,18 @@ def sequence_public(row: SequenceRow, counts: dict[str, int]) -> SequencePublic:
         sender_id=settings.sender_id,
         counts=counts,
         created_at=row.created_at,
+    )
+
+
+def situation_of(
+    row: RecipientRow, definition: SequenceDefinition, sequence_paused: bool
+) -> actions.RecipientSituation:
+    """What the action table needs, from the store's projection of a recipient."""
+    steps = definition.steps
+    return actions.RecipientSituation(
+        status=RecipientStatus(row.status),
+        stop_on_response=definition.settings.stop_on_response,
+        steps_left=row.current_step < len(steps),
+        sequence_paused=sequence_paused,
+        current_step_type=steps[row.current_step].type if row.current_step < len(steps) else None,
     )

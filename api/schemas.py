@@ -233,3 +233,38 @@ class ContentPanel(BaseModel):
 
     mode: Literal["view", "edit"]
     steps: list[StepContentOut]
+
+
+class BulkRecipientAction(Strict):
+    action: Literal["pause", "resume", "skip", "stop", "delete", "edit_content"]
+    recipient_ids: list[str] = Field(min_length=1, max_length=1_000)
+    confirmation_token: str | None = None
+    # edit_content only: which step, and the new content
+    step: int | None = None
+    content: ContentEdit | None = None
+    # pause only
+    reason: Annotated[str, Field(max_length=200)] | None = None
+    note: Annotated[str, Field(max_length=5_000)] | None = None
+    until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _edit_needs_content(self) -> BulkRecipientAction:
+        if self.action == "edit_content" and (self.step is None or self.content is None):
+            raise ValueError("edit_content needs step and content")
+        return self
+
+
+class BulkItem(BaseModel):
+    id: str
+    status: str | None = None
+    reason: str | None = None
+
+
+class BulkRecipientResult(BaseModel):
+    action: str
+    applied: list[BulkItem] = []
+    not_eligible: list[BulkItem] = []
+    failed: list[BulkItem] = []
+    # stop / delete: the first call only previews and returns this token to confirm with
+    confirmation_required: bool = False
+    confirmation_token: str | None = None

@@ -52,9 +52,12 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("cursor is not one this API returned") from exc
+        value = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    if "_" not in value:
+        raise ValueError("cursor is not one this API returned; pass next_cursor as given")
+    return value
 
 
 class Store:

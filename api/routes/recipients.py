@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.service import RPCError, RPCStatusCode
 
 from api import recipient_calls as calls
+from api.convert import situation_of
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, not_found
 from api.schemas import (
@@ -170,14 +167,7 @@ async def list_recipients(
 def _row_out(
     row: RecipientRow, definition: SequenceDefinition, seq_paused: bool
 ) -> RecipientRowOut:
-    steps = definition.steps
-    situation = actions.RecipientSituation(
-        status=RecipientStatus(row.status),
-        stop_on_response=definition.settings.stop_on_response,
-        steps_left=row.current_step < len(steps),
-        sequence_paused=seq_paused,
-        current_step_type=steps[row.current_step].type if row.current_step < len(steps) else None,
-    )
+    situation = situation_of(row, definition, seq_paused)
     return RecipientRowOut(
         id=row.id,
         sequence_id=row.sequence_id,
@@ -258,20 +248,7 @@ async def delete_recipient(
     """Delete is allowed in every status: the workflow and its history go, then the row."""
     await _recipient(store, caller, sequence_id, recipient_id)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
-    try:
-        await client.workflow_service.delete_workflow_execution(
-            DeleteWorkflowExecutionRequest(
-                namespace=settings.temporal_namespace,
-                workflow_execution=WorkflowExecution(workflow_id=handle.id),
-            )
-        )
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.UNIMPLEMENTED:
-            # Only the time-skipping test server lacks deletion; end the workflow at least.
-            with contextlib.suppress(RPCError):
-                await handle.terminate("recipient deleted")
-        elif exc.status is not RPCStatusCode.NOT_FOUND:
-            raise
+    await calls.delete(client, settings.temporal_namespace, handle)
     await store.delete_recipient(recipient_id)
     return {"id": recipient_id, "status": "deleted"}
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
-from api.problems import not_found
+from api.problems import Problem, not_found
 from api.schemas import SequenceCreate, SequencePage, SequencePublic
 from domain.statuses import SequenceStatus
 from store.ids import new_id
@@ -49,9 +49,12 @@ async def list_sequences(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> SequencePage:
-    rows, next_cursor = await store.list_sequences(
-        caller.workspace, status.value if status else None, limit, cursor
-    )
+    try:
+        rows, next_cursor = await store.list_sequences(
+            caller.workspace, status.value if status else None, limit, cursor
+        )
+    except ValueError as exc:
+        raise Problem(422, "Invalid request", f"cursor: {exc}") from None
     items = [sequence_public(row, await store.recipient_counts(row.id)) for row in rows]
     return SequencePage(items=items, next_cursor=next_cursor)
 

@@ -1,0 +1,143 @@
+"""Bulk recipient actions (PRODUCT.md §9): pause/resume need every selected recipient eligible;
+skip, stop, delete and edit content act on the eligible ones and report the rest; stop and
+delete are irreversible, so the first call previews and returns a confirmation token."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+
+from api import confirmation
+from api import recipient_calls as calls
+from api.convert import situation_of
+from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
+from api.problems import Problem, not_found
+from api.schemas import BulkItem, BulkRecipientAction, BulkRecipientResult
+from domain import actions
+from domain.statuses import Action, RecipientStatus
+from workflows.models import (
+    ActionRequest,
+    EditContentRequest,
+    PauseRequest,
+    SequenceDefinition,
+    StepContent,
+)
+
+router = APIRouter(prefix="/v1/sequences/{sequence_id}/recipients", tags=["recipients"])
+
+CONCURRENCY = 16  # bounded, so a bulk action never starves single actions of the server
+ALL_MUST_BE_ELIGIBLE = {Action.PAUSE, Action.RESUME}
+CONFIRMED = {Action.STOP, Action.DELETE}
+
+
+@router.post("/bulk", response_model=BulkRecipientResult)
+async def bulk_action(
+    sequence_id: str,
+    body: BulkRecipientAction,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> BulkRecipientResult:
+    sequence = await store.get_sequence(caller.workspace, sequence_id)
+    if sequence is None:
+        raise not_found(f"sequence {sequence_id}")
+    definition = SequenceDefinition.model_validate(sequence.definition)
+    action = Action(body.action)
+    ids = list(dict.fromkeys(body.recipient_ids))
+    rows = {row.id: row for row in await store.get_recipients(caller.workspace, sequence_id, ids)}
+    result = BulkRecipientResult(action=action.value)
+    eligible: list[str] = []
+    for rid in ids:
+        row = rows.get(rid)
+        if row is None:
+            result.not_eligible.append(BulkItem(id=rid, reason="not in this sequence"))
+            continue
+        situation = situation_of(row, definition, sequence.status == "paused")
+        if _bulk_allowed(action, situation):
+            eligible.append(rid)
+        else:
+            result.not_eligible.append(
+                BulkItem(
+                    id=rid,
+                    status=row.status,
+                    reason=f"{action.value} not possible when {row.status}",
+                )
+            )
+
+    if action in ALL_MUST_BE_ELIGIBLE and result.not_eligible:
+        raise Problem(
+            409,
+            "Not all eligible",
+            f"bulk {action.value} needs every selected recipient to be "
+            + ("in progress or in error" if action is Action.PAUSE else "paused"),
+            not_eligible=[item.model_dump() for item in result.not_eligible],
+        )
+    if action in CONFIRMED:
+        secret = settings.token_secret_bytes()
+        token = body.confirmation_token
+        if token is None:
+            result.confirmation_required = True
+            result.confirmation_token = confirmation.issue(
+                secret, caller.workspace, sequence_id, action.value, eligible
+            )
+            result.applied = []
+            result.failed = []
+            return _preview(result, eligible)
+        if not confirmation.verify(
+            secret, token, caller.workspace, sequence_id, action.value, eligible
+        ):
+            raise Problem(
+                409,
+                "Confirmation mismatch",
+                "the token is expired or was issued for other recipients; ask for a new one",
+            )
+
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def apply(rid: str) -> None:
+        handle = calls.handle_for(client, caller.workspace, sequence_id, rid)
+        async with gate:
+            try:
+                if action is Action.DELETE:
+                    await calls.delete(client, settings.temporal_namespace, handle)
+                    await store.delete_recipient(rid)
+                    result.applied.append(BulkItem(id=rid, status="deleted"))
+                    return
+                view = await calls.act(handle, action, _payload(action, body, caller.actor))
+                result.applied.append(BulkItem(id=rid, status=view.status.value))
+            except Problem as problem:
+                result.failed.append(BulkItem(id=rid, reason=problem.detail))
+
+    await asyncio.gather(*(apply(rid) for rid in eligible))
+    order = {rid: i for i, rid in enumerate(ids)}
+    result.applied.sort(key=lambda item: order[item.id])
+    result.failed.sort(key=lambda item: order[item.id])
+    return result
+
+
+def _bulk_allowed(action: Action, situation: actions.RecipientSituation) -> bool:
+    if action is Action.PAUSE:
+        # The spec narrows bulk pause to In Progress and Error recipients.
+        return situation.status in (
+            RecipientStatus.IN_PROGRESS,
+            RecipientStatus.ERROR,
+        ) and Action.PAUSE in actions.allowed_actions(situation)
+    return action in actions.allowed_actions(situation)
+
+
+def _preview(result: BulkRecipientResult, eligible: list[str]) -> BulkRecipientResult:
+    result.applied = [BulkItem(id=rid, reason="will be applied once confirmed") for rid in eligible]
+    return result
+
+
+def _payload(action: Action, body: BulkRecipientAction, actor: str) -> ActionRequest:
+    if action is Action.PAUSE:
+        return PauseRequest(actor=actor, reason=body.reason, note=body.note, until=body.until)
+    if action is Action.EDIT_CONTENT:
+        assert body.step is not None and body.content is not None
+        return EditContentRequest(
+            actor=actor, step=body.step, content=StepContent(**body.content.model_dump())
+        )
+    return ActionRequest(actor=actor)
