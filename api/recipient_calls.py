@@ -7,7 +7,11 @@ from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -98,3 +102,9 @@ async def act(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) ->
             status_now=current.status.value,
             allowed_actions=current.allowed_actions,
         ) from None
+
+
+def _busy() -> Problem:
+    return Problem(
+        503, "Temporarily unavailable", "the action could not be confirmed in time; retry it"
+    )

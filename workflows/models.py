@@ -159,7 +159,7 @@ class RecipientView(BaseModel):
     steps: list[StepRecord]
     timeline: list[TimelineEntry]
     # Only on a pause answer: what happened to a dispatch that was under way.
-    in_flight: Literal["cancelled", "completed"] | None = None
+    in_flight: Literal["cancelled", "completed", "failed"] | None = None
 
 
 # ---- update inputs --------------------------------------------------------------------------
@@ -173,6 +173,11 @@ class PauseRequest(ActionRequest):
     reason: str | None = None
     note: str | None = None
     until: datetime | None = None
+
+
+class SkipRequest(ActionRequest):
+    # The step the person meant to skip; a stale one (double click) is rejected.
+    step: int | None = None
 
 
 class SendManualEmailRequest(ActionRequest):

@@ -13,6 +13,8 @@ Queries: view, content
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
@@ -47,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         RecipientState,
         RecipientView,
         SendManualEmailRequest,
+        SkipRequest,
         StepContent,
         StepRecord,
         TimelineEntry,
@@ -64,6 +67,7 @@ DISPATCH_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 PROJECTION_TIMEOUT = timedelta(seconds=10)
+PROJECTION_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=5))
 
 # What a person should do about each failure cause (PRODUCT.md §6).
 FIXES = {
@@ -94,6 +98,7 @@ class RecipientWorkflow:
         self._changes = 0  # bumped by every handler; the main loop sleeps until it moves
         self._dispatch: workflow.ActivityHandle[DispatchResult] | None = None
         self._dispatch_outcome: str | None = None
+        self._halting = 0  # handlers cancelling a dispatch; the loop must not start another
         self._projection_lock = asyncio.Lock()
         self._projected_version = -1
         self._clock_floor = datetime.min.replace(tzinfo=UTC)
@@ -104,14 +109,17 @@ class RecipientWorkflow:
     async def run(self, input: RecipientInput) -> RecipientView:
         await self._sync()
         while not self._ended():
-            if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+            # Only between handlers: one may be waiting for work this loop has to do.
+            if self._should_continue_as_new() and workflow.all_handlers_finished():
                 workflow.continue_as_new(input.model_copy(update={"state": self._state}))
             await self._advance_once()
             await self._sync()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._sync()
-        return self._view()
+        # A late signal (say, an unsubscribe) may arrive while we project: settle both.
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._sync()
+            if workflow.all_handlers_finished():
+                return self._view()
 
     async def _advance_once(self) -> None:
         """Do the next thing the state calls for, or sleep until something changes."""
@@ -140,12 +148,14 @@ class RecipientWorkflow:
             return
         # In Progress (or still running after a response): wait out the delay, then act.
         assert st.due_at is not None
-        fire_at = timing.fire_time(st.due_at, self._window())
+        fire_at = self._fire_at(st.due_at)
         if now < fire_at:
             await self._sleep_until(fire_at)
             return
         step = self._definition.steps[st.current_step]
-        if step.type in AUTOMATIC_STEPS or st.manual_send_at is not None:
+        if self._halting:
+            await self._sleep_until(None)  # a handler is cancelling this step's dispatch
+        elif step.type in AUTOMATIC_STEPS or st.manual_send_at is not None:
             await self._run_dispatch()
         else:
             self._set_status(S.PENDING_ACTION)
@@ -212,13 +222,21 @@ class RecipientWorkflow:
             self._dispatch = None
             self._wake()
 
-    async def _halt_dispatch(self) -> str | None:
-        """Cancel a dispatch under way and wait until it is cancelled or finished; say which."""
-        if self._dispatch is None:
-            return None
-        self._dispatch.cancel()
-        await workflow.wait_condition(lambda: self._dispatch is None)
-        return "completed" if self._dispatch_outcome == "completed" else "cancelled"
+    @asynccontextmanager
+    async def _dispatch_halted(self) -> AsyncIterator[str | None]:
+        """Cancel a dispatch under way, wait until it is cancelled, failed or completed, and
+        yield which; no new dispatch starts until the handler's own change is made."""
+        self._halting += 1
+        try:
+            outcome = None
+            if self._dispatch is not None:
+                self._dispatch.cancel()
+                await workflow.wait_condition(lambda: self._dispatch is None)
+                outcome = self._dispatch_outcome
+            yield outcome
+        finally:
+            self._halting -= 1
+            self._wake()
 
     def _step_sent(self, index: int, result: DispatchResult) -> None:
         st = self._state
@@ -236,6 +254,10 @@ class RecipientWorkflow:
         if isinstance(cause_exc, ApplicationError) and cause_exc.type:
             cause, detail = cause_exc.type, cause_exc.message
         st = self._state
+        if self._ended():
+            # Stopped, unsubscribed, bounced or answered meanwhile: that status stands.
+            self._record("step_failed", step=index, cause=cause, detail=detail)
+            return
         st.steps[index].state = "failed"
         st.steps[index].at = self._now()
         st.error = ErrorInfo(
@@ -252,10 +274,11 @@ class RecipientWorkflow:
     def _move_to_next_step(self, counted_from: datetime) -> None:
         """The next step's delay counts from `counted_from` (a send, a skip, a completion)."""
         st = self._state
+        ended_before = self._ended()
         st.current_step += 1
         st.error = None
         st.manual_send_at = None
-        if self._ended():
+        if ended_before:
             # Stopped while the step went out: record it, schedule nothing.
             self._clear_schedule()
         elif st.current_step >= len(self._definition.steps):
@@ -308,10 +331,10 @@ class RecipientWorkflow:
             note=request.note,
             until=request.until.isoformat() if request.until else None,
         )
-        in_flight = await self._halt_dispatch()
-        if in_flight == "cancelled" and st.pause:
-            st.pause.resume_to = S.IN_PROGRESS  # the interrupted step is attempted again
-            st.remaining = timedelta(0)
+        async with self._dispatch_halted() as in_flight:
+            if in_flight == "cancelled" and st.pause:
+                st.pause.resume_to = S.IN_PROGRESS  # the interrupted step is attempted again
+                st.remaining = timedelta(0)
         return in_flight
 
     @pause.validator
@@ -352,31 +375,40 @@ class RecipientWorkflow:
         self._record("resumed", actor, **({"reason": reason} if reason else {}))
 
     @workflow.update
-    async def skip(self, request: ActionRequest) -> RecipientView:
-        in_flight = await self._halt_dispatch()
+    async def skip(self, request: SkipRequest) -> RecipientView:
         st = self._state
-        if in_flight == "completed":
-            return await self._answer(in_flight)  # it went out before the skip: nothing to skip
         index = st.current_step
-        now = self._now()
-        st.steps[index].state = "skipped"
-        st.steps[index].at = now
-        self._record("step_skipped", request.actor, step=index)
-        if st.status in (S.ERROR, S.PENDING_ACTION):
-            self._set_status(S.IN_PROGRESS)
-        self._move_to_next_step(now)
+        async with self._dispatch_halted() as in_flight:
+            # Went out before the skip landed, or a concurrent skip (a double click) already
+            # moved on: there is nothing left to skip.
+            if in_flight == "completed" or st.current_step != index or self._ended():
+                return await self._answer(in_flight)
+            now = self._now()
+            st.steps[index].state = "skipped"
+            st.steps[index].at = now
+            self._record("step_skipped", request.actor, step=index)
+            if st.status in (S.ERROR, S.PENDING_ACTION):
+                self._set_status(S.IN_PROGRESS)
+            self._move_to_next_step(now)
         return await self._answer(in_flight)
 
     @skip.validator
-    def _validate_skip(self, request: ActionRequest) -> None:
+    def _validate_skip(self, request: SkipRequest) -> None:
         self._check(Action.SKIP)
+        current = self._state.current_step
+        if request.step is not None and request.step != current:
+            # Two people (or a double click) skipping "step N": only the first one does.
+            raise self._rejection(
+                f"step {request.step} is no longer the current step (now {current})"
+            )
 
     @workflow.update
     async def stop(self, request: ActionRequest) -> RecipientView:
         self._set_status(S.STOPPED)
         self._clear_schedule()
         self._record("stopped", request.actor)
-        in_flight = await self._halt_dispatch()
+        async with self._dispatch_halted() as in_flight:
+            pass
         return await self._answer(in_flight)
 
     @stop.validator
@@ -446,6 +478,8 @@ class RecipientWorkflow:
     @send_manual_email.validator
     def _validate_send_manual_email(self, request: SendManualEmailRequest) -> None:
         self._check(Action.SEND_MANUAL_EMAIL)
+        if request.at is not None and request.at.tzinfo is None:
+            raise _invalid("at needs a time zone, e.g. 2026-12-01T09:00:00Z")
 
     @workflow.update
     async def edit_content(self, request: EditContentRequest) -> RecipientView:
@@ -496,15 +530,20 @@ class RecipientWorkflow:
             "unsubscribe": S.UNSUBSCRIBED,
         }.get(event.kind)
         if outcome is not None:
-            if st.status is S.PAUSED and st.pause and outcome in RESPONSE_STATUSES:
-                st.pause.resume_to = outcome
-            if not (st.status is S.PAUSED and outcome in RESPONSE_STATUSES) or ends_sequence(
+            ends = ends_sequence(
                 outcome, stop_on_response=self._definition.settings.stop_on_response
-            ):
+            )
+            if ends:
                 self._set_status(outcome)
-            if self._ended():
                 self._clear_schedule()
-                await self._halt_dispatch()
+                async with self._dispatch_halted():
+                    pass
+            elif st.status is S.IN_PROGRESS:
+                # Stop-on-response off: they keep going, labelled by what they did.
+                self._set_status(outcome)
+            elif st.status is S.PAUSED and st.pause and st.pause.resume_to is S.IN_PROGRESS:
+                st.pause.resume_to = outcome
+            # Pending Action / Error keep their status: a person still has to act on them.
         elif event.kind == "out_of_office" and Action.PAUSE in self._allowed():
             await self._pause(PauseRequest(actor=SYSTEM, reason="out_of_office", until=event.until))
         await self._sync()
@@ -570,6 +609,16 @@ class RecipientWorkflow:
     def _content_for(self, index: int) -> StepContent:
         return self._state.content_overrides.get(index, self._definition.steps[index].content)
 
+    def _fire_at(self, due_at: datetime) -> datetime:
+        """When the current step runs. The sending window is for automatic sends: a step for
+        a person becomes Pending Action when due, and their "send now / at" is their call."""
+        st = self._state
+        steps = self._definition.steps
+        automatic = st.current_step < len(steps) and steps[st.current_step].type in AUTOMATIC_STEPS
+        if not automatic or st.manual_send_at is not None:
+            return due_at
+        return timing.fire_time(due_at, self._window())
+
     def _window(self) -> timing.SendingWindow | None:
         schedule = self._definition.settings.schedule
         if schedule is None:
@@ -595,20 +644,25 @@ class RecipientWorkflow:
         try:
             actions.check(action, self._situation())
         except actions.ActionRejected as exc:
-            raise RecipientWorkflowError(
-                exc.reason,
-                {
-                    "status_now": exc.status.value,
-                    "allowed_actions": [a.value for a in exc.allowed],
-                },
-                type="ActionRejected",
-                non_retryable=True,
-            ) from None
+            raise self._rejection(exc.reason) from None
+
+    def _rejection(self, reason: str) -> ApplicationError:
+        """A 409 for the API: what is wrong, the status now and what is allowed instead."""
+        return RecipientWorkflowError(
+            reason,
+            {
+                "status_now": self._state.status.value,
+                "allowed_actions": [a.value for a in self._allowed()],
+            },
+            type="ActionRejected",
+            non_retryable=True,
+        )
 
     def _ended(self) -> bool:
-        return ends_sequence(
-            self._state.status, stop_on_response=self._definition.settings.stop_on_response
-        )
+        st = self._state
+        if st.status in RESPONSE_STATUSES and st.current_step >= len(self._definition.steps):
+            return True  # responded with stop-on-response off, and every step is done
+        return ends_sequence(st.status, stop_on_response=self._definition.settings.stop_on_response)
 
     def _clear_schedule(self) -> None:
         st = self._state
@@ -637,12 +691,12 @@ class RecipientWorkflow:
     def _next_step_at(self) -> datetime | None:
         st = self._state
         if st.status is S.NOT_STARTED and self._input.start_at:
-            return timing.fire_time(st.due_at or self._input.start_at, self._window())
+            return self._fire_at(st.due_at or self._input.start_at)
         running = st.status is S.IN_PROGRESS or (
             st.status in RESPONSE_STATUSES and not self._ended()
         )
         if running and st.due_at is not None:
-            return timing.fire_time(st.due_at, self._window())
+            return self._fire_at(st.due_at)
         return None
 
     def _view(self, in_flight: str | None = None) -> RecipientView:
@@ -694,21 +748,32 @@ class RecipientWorkflow:
             if next_at:
                 summary += f" · due {next_at:%Y-%m-%d %H:%M} UTC"
             workflow.set_current_details(summary)
-            await workflow.execute_local_activity(
-                "project_recipient",
-                RecipientProjection(
-                    workspace=self._input.workspace,
-                    sequence_id=self._input.sequence_id,
-                    recipient_id=self._input.recipient_id,
-                    status=st.status,
-                    current_step=st.current_step,
-                    next_step_at=next_at,
-                    pause_source=st.pause.source if st.pause else None,
-                    version=version,
-                ),
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-            )
+            try:
+                await self._project(version, next_at)
+            except ActivityError:
+                # The store is unreachable: the recipient goes on (Temporal is the truth) and
+                # the next change projects again; the list catches up then.
+                workflow.logger.warning("projection of version %s failed", version)
+                return
             self._projected_version = version
+
+    async def _project(self, version: int, next_at: datetime | None) -> None:
+        st = self._state
+        await workflow.execute_local_activity(
+            "project_recipient",
+            RecipientProjection(
+                workspace=self._input.workspace,
+                sequence_id=self._input.sequence_id,
+                recipient_id=self._input.recipient_id,
+                status=st.status,
+                current_step=st.current_step,
+                next_step_at=next_at,
+                pause_source=st.pause.source if st.pause else None,
+                version=version,
+            ),
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=PROJECTION_RETRY,
+        )
 
 
 def _invalid(message: str) -> ApplicationError:

@@ -24,6 +24,7 @@ from api.schemas import (
     RecipientRowOut,
     RejectedOut,
     SendManualEmailBody,
+    SkipBody,
     StepContentOut,
 )
 from domain import actions
@@ -40,6 +41,7 @@ from workflows.models import (
     RecipientView,
     SendManualEmailRequest,
     SequenceDefinition,
+    SkipRequest,
     StepContent,
 )
 
@@ -51,6 +53,7 @@ START_CONCURRENCY = 32  # bounded, so one large enrollment does not starve other
 _BODIES: dict[Action, type[BaseModel]] = {
     Action.PAUSE: PauseBody,
     Action.SEND_MANUAL_EMAIL: SendManualEmailBody,
+    Action.SKIP: SkipBody,
 }
 _URL_ACTIONS = [a for a in calls.UPDATES if a is not Action.EDIT_CONTENT]  # edit has its own route
 
@@ -219,6 +222,8 @@ async def act(
         payload = PauseRequest(actor=caller.actor, **body.model_dump())
     elif isinstance(body, SendManualEmailBody):
         payload = SendManualEmailRequest(actor=caller.actor, at=body.at)
+    elif isinstance(body, SkipBody):
+        payload = SkipRequest(actor=caller.actor, step=body.step)
     else:
         payload = ActionRequest(actor=caller.actor)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)

@@ -21,6 +21,7 @@ from workflows.models import (
     RecipientView,
     SequenceDefinition,
     SequenceSettings,
+    SkipRequest,
     StepContent,
     StepDefinition,
 )
@@ -95,8 +96,10 @@ class Harness:
     async def resume(self, handle: WorkflowHandle[Any, Any]) -> RecipientView:
         return await handle.execute_update(RecipientWorkflow.resume, ActionRequest())
 
-    async def skip(self, handle: WorkflowHandle[Any, Any]) -> RecipientView:
-        return await handle.execute_update(RecipientWorkflow.skip, ActionRequest())
+    async def skip(
+        self, handle: WorkflowHandle[Any, Any], step: int | None = None
+    ) -> RecipientView:
+        return await handle.execute_update(RecipientWorkflow.skip, SkipRequest(step=step))
 
 
 def sent_at(view: RecipientView, index: int) -> datetime:
