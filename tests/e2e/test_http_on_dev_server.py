@@ -173,3 +173,32 @@ async def test_worker_killed_mid_delay_keeps_time_place_and_pause(
 async def _first_sent(api: Api, sid: str, rid: str) -> None:
     current = await api.recipient(sid, rid)
     assert current["steps"][0]["state"] == "sent"
+
+
+async def test_delete_erases_the_workflow_history_and_the_row(dev_api: Api) -> None:
+    sequence = await dev_api.create_sequence(steps=STEPS)
+    [ada] = await dev_api.enroll(sequence["id"], "ada@example.com")
+    await wait_status(dev_api, sequence["id"], ada["id"], "in_progress")
+    path = f"/v1/sequences/{sequence['id']}/recipients/{ada['id']}"
+    deleted = await dev_api.http.delete(path)
+    assert deleted.json() == {"id": ada["id"], "status": "deleted"}
+    assert (await dev_api.http.get(path)).status_code == 404
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.ids import recipient_workflow_id
+
+    handle = dev_api.client.get_workflow_handle(
+        recipient_workflow_id("acme", sequence["id"], ada["id"])
+    )
+
+    async def history_gone() -> None:
+        try:
+            await handle.describe()
+        except RPCError as exc:
+            assert exc.status is RPCStatusCode.NOT_FOUND
+            return
+        raise AssertionError("the execution still exists")
+
+    await assert_eventually(history_gone, timeout=20)
+    listed = await dev_api.http.get(f"/v1/sequences/{sequence['id']}/recipients")
+    assert listed.json()["items"] == []
