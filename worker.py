@@ -17,11 +17,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
-from activities.dispatch import StepDispatcher
+from activities.dispatch import StepDispatcher, UnsubscribeLinks
 from activities.projection import StoreProjector
 from domain.statuses import StepType
 from settings import Settings, get_settings
 from store.db import Store
+from store.ledger import Ledger
 from store.migrate import upgrade_to_head
 from workflows.client import connect_client
 from workflows.recipient import RecipientWorkflow
@@ -64,8 +65,9 @@ def build_worker(
     store: Store,
     channels: Mapping[StepType, Channel],
     max_cached_workflows: int = 2000,
+    unsubscribe: UnsubscribeLinks | None = None,
 ) -> Worker:
-    dispatcher = StepDispatcher(channels)
+    dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)
     projector = StoreProjector(store)
     return Worker(
         client,
@@ -90,6 +92,7 @@ async def main() -> None:
         store=store,
         channels=default_channels(settings),
         max_cached_workflows=settings.max_cached_workflows,
+        unsubscribe=UnsubscribeLinks(settings.public_url, settings.token_secret_bytes()),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,12 +10,13 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
 import httpx
+
+from activities.email_format import build_email
 
 
 class ChannelError(Exception):
@@ -33,6 +34,8 @@ class OutboundMessage:
     subject: str | None
     message_id: str  # stable per recipient × step: redelivery is recognisable downstream
     headers: dict[str, str]
+    # Email only: the one-click unsubscribe link (List-Unsubscribe / List-Unsubscribe-Post).
+    unsubscribe_url: str | None = None
 
 
 class Channel(Protocol):
@@ -46,16 +49,16 @@ class SmtpEmailChannel:
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
 
     def build(self, message: OutboundMessage) -> EmailMessage:
-        email = EmailMessage()
-        email["From"] = self.sender
-        email["To"] = message.to
-        email["Subject"] = message.subject or ""
-        email["Message-ID"] = message.message_id
-        email["Date"] = formatdate(localtime=False)
-        for name, value in message.headers.items():
-            email[name] = value
-        email.set_content(message.body)
-        return email
+        """multipart/alternative (text and HTML), with List-Unsubscribe when a URL is given."""
+        return build_email(
+            sender=self.sender,
+            to=message.to,
+            subject=message.subject,
+            body=message.body,
+            message_id=message.message_id,
+            extra_headers=message.headers,
+            unsubscribe_url=message.unsubscribe_url,
+        )
 
     async def send(self, message: OutboundMessage) -> str:
         try:

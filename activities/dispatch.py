@@ -1,10 +1,17 @@
-"""The dispatch activity: render a step for its recipient and hand it to the step's channel."""
+"""The dispatch activity: render a step, claim it in the ledger, hand it to the step's channel.
+
+At most once: the ledger row is claimed before the hand-over and marked after, so a retried
+attempt never sends twice, and one that finds an unfinished claim says so (delivery_uncertain)
+instead of guessing. Cancellation (a pause) reaches us through heartbeats; cancelled before or
+during the hand-over, the claim is released and the step is attempted again after resume.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from temporalio import activity
@@ -13,6 +20,8 @@ from temporalio.exceptions import ApplicationError
 from activities.channels import Channel, ChannelError, OutboundMessage, check_phone
 from domain.statuses import StepType
 from domain.templates import TemplateProblem, render
+from domain.unsubscribe import make_token, unsubscribe_url
+from store.ledger import Claim, Ledger, Outbound, next_day
 from workflows.models import DispatchRequest, DispatchResult
 
 HEARTBEAT_EVERY = 0.5  # seconds; the workflow's heartbeat timeout is 2 s
@@ -23,9 +32,27 @@ def message_id(request: DispatchRequest, domain: str = "seqflow") -> str:
     return f"<{request.recipient_id}.{request.step}@{domain}>"
 
 
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    """Builds the signed one-click unsubscribe link an email carries."""
+
+    public_url: str
+    secret: bytes
+
+    def url(self, workspace: str, email: str) -> str:
+        return unsubscribe_url(self.public_url, make_token(self.secret, workspace, email))
+
+
 class StepDispatcher:
-    def __init__(self, channels: Mapping[StepType, Channel]) -> None:
+    def __init__(
+        self,
+        channels: Mapping[StepType, Channel],
+        ledger: Ledger,
+        unsubscribe: UnsubscribeLinks | None = None,
+    ) -> None:
         self.channels = channels
+        self.ledger = ledger
+        self.unsubscribe = unsubscribe
 
     @activity.defn(name="dispatch_step")
     async def dispatch_step(self, request: DispatchRequest) -> DispatchResult:
@@ -33,17 +60,51 @@ class StepDispatcher:
             message = self.prepare(request)
         except (ChannelError, TemplateProblem) as exc:
             raise _business_error(exc.cause, exc.detail) from None
-        channel = self.channels[request.type]
+        claim = await self.ledger.claim(
+            Outbound(
+                workspace=request.workspace,
+                sequence_id=request.sequence_id,
+                recipient_id=request.recipient_id,
+                step=request.step,
+                dispatch_key=request.dispatch_key,
+                channel=message.channel,
+                to=message.to,
+                subject=message.subject,
+                body=message.body,
+                message_id=message.message_id,
+                sender_id=request.sender_id,
+                email=request.contact.email,
+            ),
+            # The server's clock (the workflow's, under a time-skipping test server too).
+            now=activity.info().current_attempt_scheduled_time,
+        )
+        if claim.claim is Claim.ALREADY_SENT:
+            return DispatchResult(
+                message_id=message.message_id, sent_at=datetime.now(UTC), already_sent=True
+            )
+        if claim.claim is not Claim.CLAIMED:
+            raise _refusal(claim.claim)
+        assert claim.row_id is not None
         # Heartbeats carry cancellation: a pause interrupts us here, before the hand-over ends.
         beating = asyncio.create_task(_heartbeat_forever())
         try:
-            provider_id = await channel.send(message)
+            provider_id = await self.channels[request.type].send(message)
         except ChannelError as exc:
+            await self.ledger.finish(claim.row_id, "failed")
             raise _business_error(exc.cause, exc.detail) from None
+        except asyncio.CancelledError:
+            await asyncio.shield(self.ledger.finish(claim.row_id, "released"))
+            raise
+        except Exception:
+            # Transient (connection refused, timeout, 4xx): nothing was accepted; Temporal
+            # retries and the row may be claimed again.
+            await self.ledger.finish(claim.row_id, "failed")
+            raise
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
+        await self.ledger.finish(claim.row_id, "sent", provider_id)
         activity.logger.info("step %s sent as %s", request.step, provider_id)
         return DispatchResult(message_id=message.message_id, sent_at=datetime.now(UTC))
 
@@ -52,10 +113,13 @@ class StepDispatcher:
         context = contact.template_context()
         body = render(request.content.body or "", context)
         subject = render(request.content.subject, context) if request.content.subject else None
+        unsubscribe_url = None
         if request.type is StepType.EMAIL:
             if not contact.email:
                 raise ChannelError("missing_email", "the contact has no email address")
             to = contact.email
+            if self.unsubscribe:
+                unsubscribe_url = self.unsubscribe.url(request.workspace, contact.email)
         elif request.type is StepType.SMS:
             to = check_phone(contact.phone)
         elif request.type is StepType.LINKEDIN:
@@ -74,6 +138,7 @@ class StepDispatcher:
                 "X-Seqflow-Recipient": request.recipient_id,
                 "X-Seqflow-Step": str(request.step),
             },
+            unsubscribe_url=unsubscribe_url,
         )
 
 
@@ -86,3 +151,22 @@ async def _heartbeat_forever() -> None:
 def _business_error(cause: str, detail: str) -> ApplicationError:
     # Non-retryable: a person has to act (PRODUCT.md §6); the workflow shows cause and fix.
     return ApplicationError(detail, type=cause, non_retryable=True)
+
+
+def _refusal(claim: Claim) -> ApplicationError:
+    now = activity.info().current_attempt_scheduled_time
+    if claim is Claim.UNCERTAIN:
+        return _business_error(
+            "delivery_uncertain", "an earlier attempt stopped mid-send; it may have gone out"
+        )
+    if claim is Claim.SENDER_DISCONNECTED:
+        return _business_error("sender_disconnected", "the sequence's sender is disconnected")
+    if claim is Claim.SENDER_CAPPED:
+        return ApplicationError(
+            "the sender reached its daily cap",
+            next_day(now).isoformat(),
+            type="sender_capped",
+            non_retryable=True,
+        )
+    # HELD (a pause is on its way) and SUPPRESSED: the workflow decides what they mean.
+    return ApplicationError(claim.value, type=claim.value, non_retryable=True)

@@ -21,4 +21,5 @@ class StoreProjector:
             next_step_at=projection.next_step_at,
             pause_source=projection.pause_source,
             version=projection.version,
+            error_cause=projection.error_cause,
         )

@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import problems
-from api.routes import health, recipient_bulk, recipients, sequences
+from api.routes import (
+    health,
+    recipient_bulk,
+    recipients,
+    senders,
+    sequences,
+    suppressions,
+    unsubscribe,
+)
 from settings import Settings, get_settings
 from store.db import Store
 from store.migrate import upgrade_to_head
@@ -52,6 +60,9 @@ def create_app(
     app.include_router(sequences.router)
     app.include_router(recipient_bulk.router)
     app.include_router(recipients.router)
+    app.include_router(suppressions.router)
+    app.include_router(senders.router)
+    app.include_router(unsubscribe.router)
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got
 

@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem, action_rejected, not_found
 from domain.statuses import Action
+from store.db import Store
 from workflows.ids import recipient_workflow_id
 from workflows.models import ContentView, RecipientView
 from workflows.recipient import RecipientWorkflow
@@ -76,8 +77,32 @@ async def delete(client: Client, namespace: str, handle: WorkflowHandle[Any, Any
             raise
 
 
-async def act(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) -> RecipientView:
-    """Run the action's update; a rejection becomes 409 with status_now and allowed_actions."""
+async def act(
+    handle: WorkflowHandle[Any, Any],
+    action: Action,
+    payload: Any,
+    store: Store | None = None,
+    recipient_id: str | None = None,
+) -> RecipientView:
+    """Run the action's update; a rejection becomes 409 with status_now and allowed_actions.
+
+    A pause first records the barrier in the store (so no dispatch can claim a delivery from
+    now on, whatever is in flight) and lifts it again if the pause is not accepted.
+    """
+    barrier = action is Action.PAUSE and store is not None and recipient_id is not None
+    if barrier:
+        assert store is not None and recipient_id is not None
+        await store.set_hold(recipient_id, True)
+    try:
+        return await _update(handle, action, payload)
+    except BaseException:
+        if barrier:
+            assert store is not None and recipient_id is not None
+            await store.set_hold(recipient_id, False)
+        raise
+
+
+async def _update(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) -> RecipientView:
     try:
         result: RecipientView = await handle.execute_update(
             action.value, payload, result_type=RecipientView

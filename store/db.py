@@ -206,19 +206,24 @@ class Store:
         next_step_at: datetime | None,
         pause_source: str | None,
         version: int,
+        error_cause: str | None = None,
     ) -> bool:
         """Apply a workflow's state if it is newer than the row's; False if stale or gone."""
+        values: dict[str, Any] = {
+            "status": status,
+            "current_step": current_step,
+            "next_step_at": next_step_at,
+            "pause_source": pause_source,
+            "error_cause": error_cause,
+            "version": version,
+        }
+        if status != "paused":
+            values["hold"] = False  # resumed (by a person or by `until`): the barrier lifts
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(RecipientRow)
                 .where(RecipientRow.id == recipient_id, RecipientRow.version < version)
-                .values(
-                    status=status,
-                    current_step=current_step,
-                    next_step_at=next_step_at,
-                    pause_source=pause_source,
-                    version=version,
-                )
+                .values(**values)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -263,6 +268,13 @@ class Store:
         more = len(rows) > limit
         rows = rows[:limit]
         return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+
+    async def set_hold(self, recipient_id: str, hold: bool) -> None:
+        """The pause barrier (see store.ledger): recorded before a pause is acknowledged."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(RecipientRow).where(RecipientRow.id == recipient_id).values(hold=hold)
+            )
 
     async def get_contact(self, contact_id: str) -> ContactRow | None:
         async with self.sessions() as session:

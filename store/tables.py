@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -61,7 +71,56 @@ class RecipientRow(Base):
     current_step: Mapped[int] = mapped_column(Integer, default=0)
     next_step_at: Mapped[datetime | None]
     pause_source: Mapped[str | None] = mapped_column(String(20))
+    error_cause: Mapped[str | None] = mapped_column(String(40), default=None)
     # The workflow's state version this row reflects; older projections are ignored.
     version: Mapped[int] = mapped_column(Integer, default=-1)
+    # Pause barrier: set by the API before it asks the workflow to pause, so a dispatch that
+    # raced the pause cannot claim its delivery (see Store.claim_delivery).
+    hold: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DeliveryRow(Base):
+    """The delivery ledger: one row per recipient × step × dispatch key (at most one send)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("recipient_id", "step", "dispatch_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    sequence_id: Mapped[str] = mapped_column(String(40), index=True)
+    recipient_id: Mapped[str] = mapped_column(String(40), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    dispatch_key: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str | None] = mapped_column(String(40))
+    to: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(300))
+    provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    # claimed → sent | failed | released (cancelled before hand-over) | uncertain
+    state: Mapped[str] = mapped_column(String(20))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SuppressionRow(Base):
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("workspace", "email"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SenderRow(Base):
+    __tablename__ = "senders"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))  # connected | disconnected
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

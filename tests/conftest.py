@@ -21,6 +21,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -33,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.channels import Channel, SmtpEmailChannel
+from activities.dispatch import UnsubscribeLinks
 from api.app import create_app
 from domain.statuses import StepType
 from settings import Settings
@@ -43,6 +45,7 @@ from workflows.client import DATA_CONVERTER
 from workflows.ids import SEARCH_ATTRIBUTES, recipient_workflow_id, sequence_workflow_id
 
 BIN = Path(sys.executable).parent
+TOKEN_SECRET = "test-token-secret"
 TEMPORAL_CLI = shutil.which("temporal", path=str(BIN)) or shutil.which("temporal")
 TEST_SERVER = shutil.which("temporal-test-server", path=str(BIN)) or shutil.which(
     "temporal-test-server"
@@ -167,6 +170,17 @@ class SmtpSink:
         return [m for m in self.messages if m["To"] == address]
 
 
+def text_of(message: Message) -> str:
+    """The text/plain part of a received email, without the unsubscribe footer."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            text = payload.decode(part.get_content_charset() or "utf-8").replace("\r\n", "\n")
+            return text.split("\n\nUnsubscribe: ")[0]
+    raise AssertionError("no text/plain part")
+
+
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink("127.0.0.1", free_port())
@@ -188,6 +202,31 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await db.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
+        await upgrade_to_head(url)
+        store = Store.connect(url)
+        yield store
+        await store.close()
+        return
+    # A throwaway database on the PostgreSQL every machine of this project runs.
+    name = f"seqflow_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await upgrade_to_head(url)
+        store = Store.connect(url)
+        yield store
+        await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 # ---- workers --------------------------------------------------------------------------------
 
 
@@ -195,7 +234,13 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def running_worker(
     client: Client, store: Store, channels: dict[StepType, Channel]
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(client, task_queue=f"tq-{uuid.uuid4()}", store=store, channels=channels)
+    worker = build_worker(
+        client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        store=store,
+        channels=channels,
+        unsubscribe=UnsubscribeLinks("http://seqflow.test", TOKEN_SECRET.encode()),
+    )
     async with worker:
         yield worker
 
@@ -279,6 +324,7 @@ async def api_for(
         settings = Settings(
             api_keys=f"{API_KEY}:acme:ada.recruiter,{OTHER_KEY}:globex",
             task_queue=task_queue,
+            token_secret=TOKEN_SECRET,
         )
         app = create_app(settings, client=env.client, store=store)
         http = await stack.enter_async_context(

@@ -122,6 +122,8 @@ class RecipientState(BaseModel):
     steps: list[StepRecord]
     content_overrides: dict[int, StepContent] = {}
     timeline: list[TimelineEntry] = []
+    # Per step: how many times a person asked to try it again (the ledger's dispatch key).
+    dispatch_rounds: dict[int, int] = {}
     # Inbound event ids already applied, so a redelivered webhook changes nothing.
     seen_events: list[str] = []
     # Bumped on every change; the store keeps only the newest projection.
@@ -220,11 +222,14 @@ class DispatchRequest(BaseModel):
     content: StepContent
     contact: Contact
     sender_id: str | None = None
+    # Bumped when a person retries a step, so a fresh ledger row may be claimed.
+    dispatch_key: str = "0"
 
 
 class DispatchResult(BaseModel):
     message_id: str
     sent_at: datetime
+    already_sent: bool = False  # a previous attempt had sent it; nothing was sent again
 
 
 class RecipientProjection(BaseModel):
@@ -236,6 +241,7 @@ class RecipientProjection(BaseModel):
     next_step_at: datetime | None
     pause_source: str | None
     version: int
+    error_cause: str | None = None
 
 
 # ---- sequence -------------------------------------------------------------------------------

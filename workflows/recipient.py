@@ -67,6 +67,9 @@ DISPATCH_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 PROJECTION_TIMEOUT = timedelta(seconds=10)
+HELD_RECHECK = timedelta(minutes=1)
+# Ledger refusals that mean "not now" rather than "this step failed".
+_NOT_SENT_YET = {"held", "suppressed", "sender_capped"}
 PROJECTION_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=5))
 
 # What a person should do about each failure cause (PRODUCT.md §6).
@@ -195,6 +198,7 @@ class RecipientWorkflow:
             content=self._content_for(index),
             contact=self._input.contact,
             sender_id=self._definition.settings.sender_id,
+            dispatch_key=str(st.dispatch_rounds.get(index, 0)),
         )
         self._dispatch_outcome = None
         self._dispatch = workflow.start_activity(
@@ -209,9 +213,13 @@ class RecipientWorkflow:
         try:
             result = await self._dispatch
         except ActivityError as exc:
+            kind = exc.cause.type if isinstance(exc.cause, ApplicationError) else None
             if isinstance(exc.cause, CancelledError):
                 # A pause/stop/skip cancelled it before the hand-over; its handler decides.
                 self._dispatch_outcome = "cancelled"
+            elif kind in _NOT_SENT_YET:
+                self._dispatch_outcome = "cancelled"
+                self._not_sent_yet(index, kind, exc.cause)  # type: ignore[arg-type]
             else:
                 self._dispatch_outcome = "failed"
                 self._fail_step(index, exc)
@@ -244,9 +252,33 @@ class RecipientWorkflow:
         record.state = "sent"
         record.at = self._now()
         record.message_id = result.message_id
-        self._record("step_sent", step=index, type=record.type.value, message_id=result.message_id)
+        self._record(
+            "step_sent",
+            step=index,
+            type=record.type.value,
+            message_id=result.message_id,
+            already_sent=result.already_sent or None,
+        )
         st.manual_send_at = None
         self._move_to_next_step(self._now())
+
+    def _not_sent_yet(self, index: int, kind: str, cause: ApplicationError) -> None:
+        """The ledger refused the claim for a reason that is not a failure of the step."""
+        st = self._state
+        now = self._now()
+        if kind == "held":
+            # The API recorded a pause that has not reached us yet; it is on its way. Look
+            # again shortly in case it never comes (the API died between marker and update).
+            st.due_at = now + HELD_RECHECK
+        elif kind == "suppressed":
+            self._set_status(S.UNSUBSCRIBED)
+            self._clear_schedule()
+            self._record("suppressed", step=index)
+        elif kind == "sender_capped":
+            # Never sooner than the recheck interval: a clock skew must not become a busy loop.
+            st.due_at = max(datetime.fromisoformat(cause.details[0]), now + HELD_RECHECK)
+            self._record("deferred", step=index, reason="sender daily cap", until=cause.details[0])
+        self._bump()
 
     def _fail_step(self, index: int, exc: ActivityError) -> None:
         cause_exc = exc.cause
@@ -359,8 +391,9 @@ class RecipientWorkflow:
         assert pause is not None
         target = pause.resume_to
         if target is S.ERROR:
-            # Resuming from an error attempts the errored step again.
+            # Resuming from an error attempts the errored step again (a fresh ledger claim).
             target, st.error = S.IN_PROGRESS, None
+            st.dispatch_rounds[st.current_step] = st.dispatch_rounds.get(st.current_step, 0) + 1
             st.due_at = now
             st.steps[st.current_step].state = "pending"
         elif st.remaining is not None and st.planned_at is not None:
@@ -437,6 +470,7 @@ class RecipientWorkflow:
 
     def _retry_now(self, actor: str) -> None:
         st = self._state
+        st.dispatch_rounds[st.current_step] = st.dispatch_rounds.get(st.current_step, 0) + 1
         st.error = None
         st.due_at = self._now()
         st.steps[st.current_step].state = "pending"
@@ -770,6 +804,7 @@ class RecipientWorkflow:
                 next_step_at=next_at,
                 pause_source=st.pause.source if st.pause else None,
                 version=version,
+                error_cause=st.error.cause if st.error else None,
             ),
             start_to_close_timeout=PROJECTION_TIMEOUT,
             retry_policy=PROJECTION_RETRY,

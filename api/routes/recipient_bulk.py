@@ -105,7 +105,8 @@ async def bulk_action(
                     await store.delete_recipient(rid)
                     result.applied.append(BulkItem(id=rid, status="deleted"))
                     return
-                view = await calls.act(handle, action, _payload(action, body, caller.actor))
+                payload = _payload(action, body, caller.actor)
+                view = await calls.act(handle, action, payload, store, rid)
                 result.applied.append(BulkItem(id=rid, status=view.status.value))
             except Problem as problem:
                 result.failed.append(BulkItem(id=rid, reason=problem.detail))

@@ -29,7 +29,8 @@ from api.schemas import (
 )
 from domain import actions
 from domain.statuses import Action, RecipientStatus
-from store.db import NewContact
+from store.accounts import Accounts
+from store.db import NewContact, Rejected
 from store.tables import RecipientRow, SequenceRow
 from workflows.launch import start_recipient
 from workflows.models import (
@@ -85,9 +86,21 @@ async def enroll(
 ) -> EnrollResponse:
     sequence = await _sequence(store, caller, sequence_id)
     definition = SequenceDefinition.model_validate(sequence.definition)
-    contacts = [NewContact(**r.model_dump()) for r in body.recipients]
+    suppressed = await Accounts(store).suppressed_among(
+        caller.workspace, [str(r.email) for r in body.recipients if r.email]
+    )
+    allowed = [r for r in body.recipients if not (r.email and r.email.lower() in suppressed)]
+    refused = [
+        Rejected(r.email, "on the suppression list (unsubscribed)")
+        for r in body.recipients
+        if r.email and r.email.lower() in suppressed
+    ]
+    if len(body.recipients) == 1 and refused:
+        raise Problem(409, "Suppressed", f"{refused[0].email} is {refused[0].reason}")
+    contacts = [NewContact(**r.model_dump()) for r in allowed]
     status = RecipientStatus.NOT_STARTED if body.start_at else RecipientStatus.IN_PROGRESS
     enrolled, rejected = await store.enroll(caller.workspace, sequence_id, contacts, status.value)
+    rejected = refused + rejected
     if len(body.recipients) == 1 and rejected:
         raise Problem(409, "Already enrolled", f"{rejected[0].email} is {rejected[0].reason}")
 
@@ -227,7 +240,7 @@ async def act(
     else:
         payload = ActionRequest(actor=caller.actor)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
-    return await calls.act(handle, chosen, payload)
+    return await calls.act(handle, chosen, payload, store, recipient_id)
 
 
 def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:

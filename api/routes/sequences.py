@@ -11,6 +11,7 @@ from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, not_found
 from api.schemas import SequenceCreate, SequencePage, SequencePublic
 from domain.statuses import SequenceStatus
+from store.accounts import Accounts
 from store.ids import new_id
 from workflows.launch import start_sequence
 from workflows.models import SequenceInput
@@ -27,6 +28,8 @@ async def create_sequence(
     settings: SettingsDep,
     response: Response,
 ) -> SequencePublic:
+    if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
+        raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
     definition = definition_from_request(body)
     sequence_id = new_id("seq")
     row = await store.create_sequence(

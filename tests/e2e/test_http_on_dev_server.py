@@ -19,7 +19,7 @@ from activities.channels import OutboundMessage, SmtpEmailChannel
 from domain.statuses import StepType
 from store.db import Store
 from store.migrate import upgrade_to_head
-from tests.conftest import Api, SmtpSink, api_for, assert_eventually
+from tests.conftest import Api, SmtpSink, api_for, assert_eventually, text_of
 
 pytestmark = pytest.mark.devserver
 
@@ -47,7 +47,7 @@ async def test_three_emails_with_real_delays(dev_api: Api, smtp: SmtpSink) -> No
         assert [s["state"] for s in done["steps"]] == ["sent"] * 3
     to_ada = smtp.to("ada@example.com")
     assert [m["Subject"] for m in to_ada] == ["Hi Ada", "Re: Hi Ada", "Last note, Ada"]
-    assert to_ada[1].get_payload().strip() == "Two"
+    assert text_of(to_ada[1]).strip() == "Two"
     times = [t for m, t in zip(smtp.messages, smtp.received_at, strict=True) if m in to_ada]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(2.5 <= gap <= 6 for gap in gaps), gaps

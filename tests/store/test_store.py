@@ -2,42 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import asyncpg
-import pytest
 
 from store.db import NewContact, Store
-from store.migrate import upgrade_to_head
-from tests.conftest import POSTGRES_URL
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
-        await upgrade_to_head(url)
-        store = Store.connect(url)
-        yield store
-        await store.close()
-        return
-    # A throwaway database on the PostgreSQL every machine of this project runs.
-    name = f"seqflow_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await upgrade_to_head(url)
-        store = Store.connect(url)
-        yield store
-        await store.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def seeded(db: Store, n: int = 3) -> list[str]:

@@ -53,11 +53,12 @@ class Harness:
         contact: Contact | None = None,
         start_at: datetime | None = None,
         history_event_limit: int = 5_000,
+        recipient_id: str | None = None,
     ) -> WorkflowHandle[RecipientWorkflow, RecipientView]:
         input = RecipientInput(
             workspace="acme",
             sequence_id="seq_t",
-            recipient_id=f"rcp_{uuid.uuid4().hex[:12]}",
+            recipient_id=recipient_id or f"rcp_{uuid.uuid4().hex[:12]}",
             contact_id="con_t",
             contact=contact or Contact(email="ada@example.com", first_name="Ada"),
             definition=definition,

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.statuses import RecipientStatus, StepType
 from store.db import Store
-from tests.conftest import SmtpSink, running_worker
+from tests.conftest import SmtpSink, running_worker, text_of
 from tests.workflows.harness import Harness, sent_at, sequence, step, timeline_at
 from workflows.models import (
     ActionRequest,
@@ -205,7 +205,7 @@ async def test_missing_variable_is_an_error_fixed_by_editing_content(
     )
     assert fixed.status is S.IN_PROGRESS
     await harness.until(handle, lambda v: v.steps[0].state == "sent")
-    assert smtp.messages[0].get_payload().strip() == "Hi Ada"
+    assert text_of(smtp.messages[0]).strip() == "Hi Ada"
 
 
 async def test_missing_email_then_pause_resume_retries_the_step(harness: Harness) -> None:

@@ -1,0 +1,129 @@
+"""Workspace-wide lists: the suppression list and sender accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from store.db import Store
+from store.ids import new_id
+from store.tables import RecipientRow, SenderRow, SequenceRow, SuppressionRow
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ---- suppression list -------------------------------------------------------------------
+
+    async def suppress(self, workspace: str, email: str, reason: str) -> SuppressionRow:
+        """Add an address (idempotent: an address already there keeps its first reason)."""
+        email = email.lower()
+        try:
+            async with self.store.sessions.begin() as session:
+                row = SuppressionRow(workspace=workspace, email=email, reason=reason)
+                session.add(row)
+            return row
+        except IntegrityError:
+            found = await self.suppression(workspace, email)
+            assert found is not None
+            return found
+
+    async def suppression(self, workspace: str, email: str) -> SuppressionRow | None:
+        async with self.store.sessions() as session:
+            return await session.scalar(
+                select(SuppressionRow).where(
+                    SuppressionRow.workspace == workspace, SuppressionRow.email == email.lower()
+                )
+            )
+
+    async def unsuppress(self, workspace: str, email: str) -> bool:
+        async with self.store.sessions.begin() as session:
+            result = await session.execute(
+                delete(SuppressionRow).where(
+                    SuppressionRow.workspace == workspace, SuppressionRow.email == email.lower()
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def suppressions(
+        self, workspace: str, limit: int, after_id: int | None
+    ) -> list[SuppressionRow]:
+        query = select(SuppressionRow).where(SuppressionRow.workspace == workspace)
+        if after_id is not None:
+            query = query.where(SuppressionRow.id > after_id)
+        async with self.store.sessions() as session:
+            return list(await session.scalars(query.order_by(SuppressionRow.id).limit(limit)))
+
+    async def suppressed_among(self, workspace: str, emails: list[str]) -> set[str]:
+        async with self.store.sessions() as session:
+            found = await session.scalars(
+                select(SuppressionRow.email).where(
+                    SuppressionRow.workspace == workspace,
+                    SuppressionRow.email.in_([e.lower() for e in emails]),
+                )
+            )
+            return set(found)
+
+    async def recipients_with_email(self, workspace: str, email: str) -> list[RecipientRow]:
+        async with self.store.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(RecipientRow).where(
+                        RecipientRow.workspace == workspace, RecipientRow.email == email.lower()
+                    )
+                )
+            )
+
+    # ---- senders ----------------------------------------------------------------------------
+
+    async def create_sender(
+        self, workspace: str, name: str, email: str, daily_cap: int | None
+    ) -> SenderRow:
+        row = SenderRow(
+            id=new_id("snd"),
+            workspace=workspace,
+            name=name,
+            email=email.lower(),
+            status="connected",
+            daily_cap=daily_cap,
+        )
+        async with self.store.sessions.begin() as session:
+            session.add(row)
+        return row
+
+    async def sender(self, workspace: str, sender_id: str) -> SenderRow | None:
+        async with self.store.sessions() as session:
+            row = await session.get(SenderRow, sender_id)
+            return row if row is not None and row.workspace == workspace else None
+
+    async def senders(self, workspace: str) -> list[SenderRow]:
+        async with self.store.sessions() as session:
+            query = select(SenderRow).where(SenderRow.workspace == workspace)
+            return list(await session.scalars(query.order_by(SenderRow.id)))
+
+    async def update_sender(self, sender_id: str, **values: object) -> None:
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                update(SenderRow).where(SenderRow.id == sender_id).values(**values)
+            )
+
+    async def erred_on_sender(self, workspace: str, sender_id: str) -> list[RecipientRow]:
+        """Recipients in error because this sender was disconnected when their step was due."""
+        async with self.store.sessions() as session:
+            sequences = [
+                row.id
+                for row in await session.scalars(
+                    select(SequenceRow).where(SequenceRow.workspace == workspace)
+                )
+                if (row.definition.get("settings") or {}).get("sender_id") == sender_id
+            ]
+            return list(
+                await session.scalars(
+                    select(RecipientRow).where(
+                        RecipientRow.sequence_id.in_(sequences),
+                        RecipientRow.status == "error",
+                        RecipientRow.error_cause == "sender_disconnected",
+                    )
+                )
+            )

@@ -1,0 +1,168 @@
+"""The delivery ledger: at most one message per recipient × step × dispatch key.
+
+A dispatch claims its row before handing the message to a channel and marks it after. The
+claim is also where the rules that must hold at the moment of sending are checked, in the same
+transaction: the suppression list, the pause barrier (recipient hold or sequence paused) and
+the sender (connected, under its daily cap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select, update
+
+from store.db import Store
+from store.tables import DeliveryRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
+
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"  # go ahead and send
+    ALREADY_SENT = "already_sent"  # a previous attempt sent it: do not send again
+    UNCERTAIN = "uncertain"  # a previous attempt died mid-send: a person must check
+    SUPPRESSED = "suppressed"  # the address is on the suppression list
+    HELD = "held"  # a pause was recorded: the pause is on its way to the workflow
+    SENDER_DISCONNECTED = "sender_disconnected"
+    SENDER_CAPPED = "sender_capped"  # the sender's daily cap is reached: try tomorrow
+
+
+@dataclass(frozen=True)
+class Outbound:
+    workspace: str
+    sequence_id: str
+    recipient_id: str
+    step: int
+    dispatch_key: str
+    channel: str
+    to: str
+    subject: str | None
+    body: str
+    message_id: str
+    sender_id: str | None
+    email: str | None  # the contact's address, checked against the suppression list
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    row_id: int | None = None
+    provider_message_id: str | None = None
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def claim(self, out: Outbound, now: datetime | None = None) -> ClaimResult:
+        now = now or datetime.now(UTC)
+        async with self.store.sessions.begin() as session:
+            existing = await session.scalar(
+                select(DeliveryRow)
+                .where(
+                    DeliveryRow.recipient_id == out.recipient_id,
+                    DeliveryRow.step == out.step,
+                    DeliveryRow.dispatch_key == out.dispatch_key,
+                )
+                .with_for_update()
+            )
+            if existing is not None and existing.state == "sent":
+                return ClaimResult(Claim.ALREADY_SENT, existing.id, existing.provider_message_id)
+            if existing is not None and existing.state in ("claimed", "uncertain"):
+                # A claim nobody finished: the attempt died somewhere around the hand-over.
+                existing.state = "uncertain"
+                return ClaimResult(Claim.UNCERTAIN, existing.id)
+            if out.email and await session.scalar(
+                select(SuppressionRow.id).where(
+                    SuppressionRow.workspace == out.workspace,
+                    SuppressionRow.email == out.email.lower(),
+                )
+            ):
+                return ClaimResult(Claim.SUPPRESSED)
+            held = await session.scalar(
+                select(RecipientRow.hold).where(RecipientRow.id == out.recipient_id)
+            )
+            sequence_status = await session.scalar(
+                select(SequenceRow.status).where(SequenceRow.id == out.sequence_id)
+            )
+            if held or sequence_status == "paused":
+                return ClaimResult(Claim.HELD)
+            if out.sender_id is not None:
+                # Take the sender's row lock first (a write lock on SQLite), so two claims
+                # cannot both see the cap as not reached.
+                await session.execute(
+                    update(SenderRow)
+                    .where(SenderRow.id == out.sender_id)
+                    .values(daily_cap=SenderRow.daily_cap)
+                )
+                sender = await session.get(SenderRow, out.sender_id)
+                if sender is None or sender.status != "connected":
+                    return ClaimResult(Claim.SENDER_DISCONNECTED)
+                if sender.daily_cap is not None:
+                    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+                    sent_today = await session.scalar(
+                        select(func.count()).where(
+                            DeliveryRow.sender_id == out.sender_id,
+                            DeliveryRow.state.in_(("claimed", "sent", "uncertain")),
+                            DeliveryRow.claimed_at >= day_start,
+                        )
+                    )
+                    if (sent_today or 0) >= sender.daily_cap:
+                        return ClaimResult(Claim.SENDER_CAPPED)
+            if existing is not None:  # failed or released before: claim it again
+                existing.state = "claimed"
+                existing.claimed_at = now
+                row = existing
+            else:
+                row = DeliveryRow(
+                    workspace=out.workspace,
+                    sequence_id=out.sequence_id,
+                    recipient_id=out.recipient_id,
+                    step=out.step,
+                    dispatch_key=out.dispatch_key,
+                    channel=out.channel,
+                    sender_id=out.sender_id,
+                    to=out.to,
+                    subject=out.subject,
+                    body=out.body,
+                    message_id=out.message_id,
+                    state="claimed",
+                    claimed_at=now,
+                )
+                session.add(row)
+            await session.flush()
+            return ClaimResult(Claim.CLAIMED, row.id)
+
+    async def finish(self, row_id: int, state: str, provider_message_id: str | None = None) -> None:
+        """Move a claimed row to sent, failed or released (cancelled before the hand-over)."""
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == row_id, DeliveryRow.state == "claimed")
+                .values(state=state, provider_message_id=provider_message_id)
+            )
+
+    async def rows_for(self, recipient_id: str) -> list[DeliveryRow]:
+        async with self.store.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(DeliveryRow)
+                    .where(DeliveryRow.recipient_id == recipient_id)
+                    .order_by(DeliveryRow.id)
+                )
+            )
+
+    async def counts_by_state(self, sequence_id: str) -> dict[str, int]:
+        async with self.store.sessions() as session:
+            rows = await session.execute(
+                select(DeliveryRow.state, func.count())
+                .where(DeliveryRow.sequence_id == sequence_id)
+                .group_by(DeliveryRow.state)
+            )
+            return {state: count for state, count in rows.all()}
+
+
+def next_day(now: datetime) -> datetime:
+    """When a capped sender may send again (its cap counts per UTC day)."""
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -1,0 +1,83 @@
+"""The delivery ledger on SQLite and PostgreSQL: at most one send, and the checks at claim time."""
+
+from __future__ import annotations
+
+from store.accounts import Accounts
+from store.db import NewContact, Store
+from store.ledger import Claim, Ledger, Outbound
+
+
+async def setup(db: Store) -> tuple[Ledger, Outbound]:
+    await db.create_sequence("acme", "seq_1", "S", {"name": "S", "steps": []})
+    [enrolled], _ = await db.enroll("acme", "seq_1", [NewContact("ada@example.com")], "in_progress")
+    out = Outbound(
+        workspace="acme",
+        sequence_id="seq_1",
+        recipient_id=enrolled.recipient_id,
+        step=0,
+        dispatch_key="0",
+        channel="email",
+        to="ada@example.com",
+        subject="Hi",
+        body="Hello",
+        message_id="<m@seqflow>",
+        sender_id=None,
+        email="ada@example.com",
+    )
+    return Ledger(db), out
+
+
+async def test_a_sent_row_is_never_sent_again(db: Store) -> None:
+    ledger, out = await setup(db)
+    first = await ledger.claim(out)
+    assert first.claim is Claim.CLAIMED and first.row_id
+    await ledger.finish(first.row_id, "sent", "prov-1")
+    again = await ledger.claim(out)  # a retried activity
+    assert again.claim is Claim.ALREADY_SENT and again.provider_message_id == "prov-1"
+    [row] = await ledger.rows_for(out.recipient_id)
+    assert (row.state, row.body, row.to) == ("sent", "Hello", "ada@example.com")
+
+
+async def test_an_unfinished_claim_is_uncertain_not_guessed(db: Store) -> None:
+    ledger, out = await setup(db)
+    await ledger.claim(out)  # the attempt dies here (kill -9)
+    assert (await ledger.claim(out)).claim is Claim.UNCERTAIN
+    assert [r.state for r in await ledger.rows_for(out.recipient_id)] == ["uncertain"]
+    # A person checked and retried: a new dispatch key may be claimed.
+    fresh = await ledger.claim(Outbound(**{**out.__dict__, "dispatch_key": "1"}))
+    assert fresh.claim is Claim.CLAIMED
+
+
+async def test_failed_or_released_rows_may_be_claimed_again(db: Store) -> None:
+    ledger, out = await setup(db)
+    for state in ("failed", "released"):
+        claimed = await ledger.claim(out)
+        assert claimed.claim is Claim.CLAIMED and claimed.row_id
+        await ledger.finish(claimed.row_id, state)
+    assert len(await ledger.rows_for(out.recipient_id)) == 1
+
+
+async def test_suppression_and_pause_barrier_refuse_the_claim(db: Store) -> None:
+    ledger, out = await setup(db)
+    await db.set_hold(out.recipient_id, True)
+    assert (await ledger.claim(out)).claim is Claim.HELD
+    await db.set_hold(out.recipient_id, False)
+    await db.set_sequence_status("seq_1", "paused")
+    assert (await ledger.claim(out)).claim is Claim.HELD
+    await db.set_sequence_status("seq_1", "active")
+    await Accounts(db).suppress("acme", "ADA@example.com", "unsubscribed")
+    assert (await ledger.claim(out)).claim is Claim.SUPPRESSED
+    assert await ledger.rows_for(out.recipient_id) == []  # nothing claimed, nothing sent
+
+
+async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
+    ledger, out = await setup(db)
+    accounts = Accounts(db)
+    sender = await accounts.create_sender("acme", "Ada's mailbox", "ada@acme.test", daily_cap=1)
+    out = Outbound(**{**out.__dict__, "sender_id": sender.id})
+    await accounts.update_sender(sender.id, status="disconnected")
+    assert (await ledger.claim(out)).claim is Claim.SENDER_DISCONNECTED
+    await accounts.update_sender(sender.id, status="connected")
+    assert (await ledger.claim(out)).claim is Claim.CLAIMED
+    second = Outbound(**{**out.__dict__, "step": 1})
+    assert (await ledger.claim(second)).claim is Claim.SENDER_CAPPED
