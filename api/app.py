@@ -10,6 +10,8 @@ from temporalio.client import Client
 
 from api import problems
 from api.routes import (
+    contacts,
+    events,
     health,
     recipient_bulk,
     recipients,
@@ -63,6 +65,8 @@ def create_app(
     app.include_router(suppressions.router)
     app.include_router(senders.router)
     app.include_router(unsubscribe.router)
+    app.include_router(events.router)
+    app.include_router(contacts.router)
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from store.ids import new_id
-from store.tables import ContactRow, RecipientRow, SequenceRow
+from store.tables import ContactRow, DeliveryRow, RecipientRow, SequenceRow
 
 
 @dataclass(frozen=True)
@@ -281,8 +281,21 @@ class Store:
             return await session.get(ContactRow, contact_id)
 
     async def delete_recipient(self, recipient_id: str) -> None:
+        """Delete erases the recipient's reporting too (its ledger rows); stop keeps them."""
         async with self.sessions.begin() as session:
+            await session.execute(
+                delete(DeliveryRow).where(DeliveryRow.recipient_id == recipient_id)
+            )
             await session.execute(delete(RecipientRow).where(RecipientRow.id == recipient_id))
+
+    async def sends_per_step(self, sequence_id: str) -> dict[int, int]:
+        query = (
+            select(DeliveryRow.step, func.count())
+            .where(DeliveryRow.sequence_id == sequence_id, DeliveryRow.state == "sent")
+            .group_by(DeliveryRow.step)
+        )
+        async with self.sessions() as session:
+            return {step: count for step, count in (await session.execute(query)).all()}
 
 
 __all__ = ["Enrolled", "IntegrityError", "NewContact", "Page", "Rejected", "Store"]

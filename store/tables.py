@@ -124,3 +124,17 @@ class SenderRow(Base):
     status: Mapped[str] = mapped_column(String(20))  # connected | disconnected
     daily_cap: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundEventRow(Base):
+    """A webhook already applied, by the provider's event id: redelivery changes nothing."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("workspace", "kind", "event_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    # The answer given the first time, returned again on redelivery.
+    answer: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

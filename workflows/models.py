@@ -195,7 +195,15 @@ class InboundEvent(BaseModel):
     """A fact from outside (webhook): recorded even while paused; `event_id` dedupes it."""
 
     event_id: str
-    kind: Literal["reply", "meeting", "hard_bounce", "soft_bounce", "unsubscribe", "out_of_office"]
+    kind: Literal[
+        "reply",
+        "meeting",
+        "hard_bounce",
+        "soft_bounce",
+        "unsubscribe",
+        "out_of_office",
+        "auto_reply",
+    ]
     at: datetime | None = None
     until: datetime | None = None  # out_of_office: the return date, when one could be read
     details: dict[str, Any] = {}
