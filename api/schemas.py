@@ -112,6 +112,7 @@ class SequencePublic(BaseModel):
     stop_on_response: bool
     sender_id: str | None
     counts: dict[str, int]
+    sends_per_step: dict[int, int] = {}  # messages sent, by step index (from the ledger)
     created_at: datetime
 
 

@@ -67,4 +67,6 @@ async def get_sequence(sequence_id: str, caller: CallerDep, store: StoreDep) -> 
     row = await store.get_sequence(caller.workspace, sequence_id)
     if row is None:
         raise not_found(f"sequence {sequence_id}")
-    return sequence_public(row, await store.recipient_counts(sequence_id))
+    public = sequence_public(row, await store.recipient_counts(sequence_id))
+    public.sends_per_step = await store.sends_per_step(sequence_id)
+    return public

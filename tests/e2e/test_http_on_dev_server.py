@@ -55,6 +55,8 @@ async def test_three_emails_with_real_delays(dev_api: Api, smtp: SmtpSink) -> No
     assert {row["id"] for row in listed.json()["items"]} == {ada["id"], bob["id"]}
     counts = (await dev_api.http.get(f"/v1/sequences/{sequence['id']}")).json()["counts"]
     assert counts == {"completed": 2}
+    reporting = (await dev_api.http.get(f"/v1/sequences/{sequence['id']}")).json()
+    assert reporting["sends_per_step"] == {"0": 2, "1": 2, "2": 2}
 
 
 class BlockingChannel:
