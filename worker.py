@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
 from activities.dispatch import StepDispatcher, UnsubscribeLinks
+from activities.fanout import SequenceFanOut
 from activities.projection import StoreProjector
 from domain.statuses import StepType
 from settings import Settings, get_settings
@@ -69,12 +70,18 @@ def build_worker(
 ) -> Worker:
     dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)
     projector = StoreProjector(store)
+    fan_out = SequenceFanOut(client, store)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=[dispatcher.dispatch_step, projector.project_recipient],
+        activities=[
+            dispatcher.dispatch_step,
+            projector.project_recipient,
+            projector.read_sequence_state,
+            fan_out.fan_out_sequence_state,
+        ],
         max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

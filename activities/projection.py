@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio import activity
 
 from store.db import Store
-from workflows.models import RecipientProjection
+from workflows.models import RecipientProjection, SequenceStateChange
 
 
 class StoreProjector:
@@ -23,3 +25,15 @@ class StoreProjector:
             version=projection.version,
             error_cause=projection.error_cause,
         )
+
+    @activity.defn(name="read_sequence_state")
+    async def read_sequence_state(self, sequence_id: str) -> SequenceStateChange:
+        """The sequence's newest acknowledged pause/resume (epoch 0: never changed)."""
+        state = await self.store.sequence_state(sequence_id)
+        at = state[2] if state else None
+        if state is None or at is None:
+            return SequenceStateChange(epoch=0, paused=False, at=datetime.now(UTC))
+        status, epoch = state[0], state[1]
+        if at.tzinfo is None:  # SQLite hands back naive datetimes; we store UTC
+            at = at.replace(tzinfo=UTC)
+        return SequenceStateChange(epoch=epoch, paused=status == "paused", at=at)

@@ -59,6 +59,7 @@ def create_app(
     app.state.api_keys = settings.api_key_owners()
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(sequences.bulk_router)
     app.include_router(sequences.router)
     app.include_router(recipient_bulk.router)
     app.include_router(recipients.router)

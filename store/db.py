@@ -111,6 +111,63 @@ class Store:
         rows = rows[:limit]
         return rows, encode_cursor(rows[-1].id) if more else None
 
+    async def set_sequence_state(
+        self, sequence_id: str, status: str, epoch: int, at: datetime | None
+    ) -> bool:
+        """Record the sequence workflow's state unless a newer epoch is already recorded."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(SequenceRow)
+                .where(SequenceRow.id == sequence_id, SequenceRow.epoch <= epoch)
+                .values(status=status, epoch=epoch, state_at=at)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sequence_state(self, sequence_id: str) -> tuple[str, int, datetime | None] | None:
+        async with self.sessions() as session:
+            row = await session.get(SequenceRow, sequence_id)
+            return (row.status, row.epoch, row.state_at) if row else None
+
+    async def hold_for_sequence(self, sequence_id: str) -> int:
+        """The API's immediate view of a sequence pause: one statement for every recipient."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(RecipientRow)
+                .where(
+                    RecipientRow.sequence_id == sequence_id,
+                    RecipientRow.status.in_(("in_progress", "pending_action")),
+                )
+                .values(status="paused", pause_source="sequence")
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_from_sequence(self, sequence_id: str) -> int:
+        """Provisional: the workflows project whether each was In Progress or Pending Action."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(RecipientRow)
+                .where(
+                    RecipientRow.sequence_id == sequence_id,
+                    RecipientRow.status == "paused",
+                    RecipientRow.pause_source == "sequence",
+                )
+                .values(status="in_progress", pause_source=None)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def recipient_ids_page(
+        self, sequence_id: str, after_id: str, limit: int
+    ) -> list[tuple[str, str]]:
+        """(id, workspace) of a sequence's recipients, in id order, for the fan-out."""
+        query = (
+            select(RecipientRow.id, RecipientRow.workspace)
+            .where(RecipientRow.sequence_id == sequence_id, RecipientRow.id > after_id)
+            .order_by(RecipientRow.id)
+            .limit(limit)
+        )
+        async with self.sessions() as session:
+            return [(rid, ws) for rid, ws in (await session.execute(query)).all()]
+
     async def set_sequence_status(self, sequence_id: str, status: str) -> None:
         async with self.sessions.begin() as session:
             await session.execute(

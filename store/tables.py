@@ -38,6 +38,10 @@ class SequenceRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     definition: Mapped[dict[str, Any]]
+    # Sequence pause/resume: each acknowledged change bumps the epoch; `state_at` is the
+    # moment the sequence workflow accepted it (recipients apply it as of then).
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    state_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

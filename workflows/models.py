@@ -122,6 +122,11 @@ class RecipientState(BaseModel):
     steps: list[StepRecord]
     content_overrides: dict[int, StepContent] = {}
     timeline: list[TimelineEntry] = []
+    # The newest sequence pause/resume this recipient applied (see SequenceStateChange).
+    sequence_epoch: int = 0
+    sequence_paused: bool = False
+    # A dispatch the pause barrier refused: look again no sooner than this.
+    held_until: datetime | None = None
     # Per step: how many times a person asked to try it again (the ledger's dispatch key).
     dispatch_rounds: dict[int, int] = {}
     # Inbound event ids already applied, so a redelivered webhook changes nothing.
@@ -261,6 +266,9 @@ class SequenceInput(BaseModel):
     definition: SequenceDefinition
     status: SequenceStatus = SequenceStatus.ACTIVE
     pause_intervals: list[tuple[datetime, datetime | None]] = Field(default_factory=list)
+    epoch: int = 0
+    state_at: datetime | None = None
+    fanned_out_epoch: int = 0
 
 
 class SequenceView(BaseModel):
@@ -268,3 +276,19 @@ class SequenceView(BaseModel):
     status: SequenceStatus
     definition: SequenceDefinition
     pause_intervals: list[tuple[datetime, datetime | None]]
+    epoch: int = 0
+    state_at: datetime | None = None  # when the current status was acknowledged
+
+
+class SequenceStateChange(BaseModel):
+    """Sent to every recipient of a sequence; the newest epoch wins, whatever the order."""
+
+    epoch: int
+    paused: bool
+    at: datetime  # when the sequence workflow acknowledged it: recipients apply it as of then
+
+
+class FanOutRequest(BaseModel):
+    workspace: str
+    sequence_id: str
+    change: SequenceStateChange

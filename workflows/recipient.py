@@ -6,7 +6,8 @@ skip or edit takes effect at once, and continue-as-new only has to carry the sta
 
 Updates (validated against domain.actions, so a rejected action never reaches history):
     pause, resume, skip, stop, retry, exclude, complete_task, send_manual_email, edit_content
-Signals: inbound (reply, meeting, bounce, unsubscribe, out-of-office; deduplicated by id)
+Signals: inbound (reply, meeting, bounce, unsubscribe, out-of-office; deduplicated by id),
+         sequence_state (the sequence paused/resumed: applied as of its acknowledged moment)
 Queries: view, content
 """
 
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         RecipientState,
         RecipientView,
         SendManualEmailRequest,
+        SequenceStateChange,
         SkipRequest,
         StepContent,
         StepRecord,
@@ -110,6 +112,17 @@ class RecipientWorkflow:
 
     @workflow.run
     async def run(self, input: RecipientInput) -> RecipientView:
+        if input.state is None and workflow.patched("sequence-state-at-start"):
+            # Enrolled while the sequence is paused (or as it pauses): start held. Read after
+            # we exist, so a pause acknowledged later reaches us through the fan-out instead.
+            change = await workflow.execute_local_activity(
+                "read_sequence_state",
+                input.sequence_id,
+                result_type=SequenceStateChange,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+            if change.epoch > 0:
+                await self.sequence_state(change)
         await self._sync()
         while not self._ended():
             # Only between handlers: one may be waiting for work this loop has to do.
@@ -138,6 +151,8 @@ class RecipientWorkflow:
             else:
                 self._set_status(S.IN_PROGRESS)
                 self._record("started")
+                if st.sequence_paused:
+                    await self._hold_for_sequence(now)  # starts held until the sequence resumes
             return
         if st.status is S.PAUSED:
             until = st.pause.until if st.pause else None
@@ -151,6 +166,9 @@ class RecipientWorkflow:
             return
         # In Progress (or still running after a response): wait out the delay, then act.
         assert st.due_at is not None
+        if st.held_until is not None and now < st.held_until:
+            await self._sleep_until(st.held_until)  # the pause barrier refused: look again later
+            return
         fire_at = self._fire_at(st.due_at)
         if now < fire_at:
             await self._sleep_until(fire_at)
@@ -248,6 +266,7 @@ class RecipientWorkflow:
 
     def _step_sent(self, index: int, result: DispatchResult) -> None:
         st = self._state
+        st.held_until = None
         record = st.steps[index]
         record.state = "sent"
         record.at = self._now()
@@ -269,7 +288,8 @@ class RecipientWorkflow:
         if kind == "held":
             # The API recorded a pause that has not reached us yet; it is on its way. Look
             # again shortly in case it never comes (the API died between marker and update).
-            st.due_at = now + HELD_RECHECK
+            # due_at stays: a sequence pause applies as of its acknowledged moment.
+            st.held_until = now + HELD_RECHECK
         elif kind == "suppressed":
             self._set_status(S.UNSUBSCRIBED)
             self._clear_schedule()
@@ -384,9 +404,11 @@ class RecipientWorkflow:
     def _validate_resume(self, request: ActionRequest) -> None:
         self._check(Action.RESUME)
 
-    def _resume(self, actor: str, reason: str | None = None) -> None:
+    def _resume(
+        self, actor: str, reason: str | None = None, resumed_at: datetime | None = None
+    ) -> None:
         st = self._state
-        now = self._now()
+        now = resumed_at or self._now()
         pause = st.pause
         assert pause is not None
         target = pause.resume_to
@@ -403,7 +425,7 @@ class RecipientWorkflow:
                 remaining=st.remaining,
                 planned_at=st.planned_at,
             )
-        st.pause, st.remaining = None, None
+        st.pause, st.remaining, st.held_until = None, None, None
         self._set_status(target)
         self._record("resumed", actor, **({"reason": reason} if reason else {}))
 
@@ -582,6 +604,38 @@ class RecipientWorkflow:
             await self._pause(PauseRequest(actor=SYSTEM, reason="out_of_office", until=event.until))
         await self._sync()
 
+    @workflow.signal
+    async def sequence_state(self, change: SequenceStateChange) -> None:
+        st = self._state
+        if change.epoch <= st.sequence_epoch:
+            return  # an older (or repeated) change: the newest acknowledged one stands
+        st.sequence_epoch, st.sequence_paused = change.epoch, change.paused
+        # Applied as of the acknowledged moment, however late the fan-out reached us (but
+        # never before we were enrolled).
+        at = max(change.at, st.timeline[0].at)
+        if change.paused:
+            await self._hold_for_sequence(at)
+        elif st.status is S.PAUSED and st.pause and st.pause.source == "sequence":
+            self._resume(SYSTEM, reason="sequence_resumed", resumed_at=max(at, st.pause.paused_at))
+        self._bump()
+        await self._sync()
+
+    async def _hold_for_sequence(self, at: datetime) -> None:
+        st = self._state
+        running = st.status in (S.IN_PROGRESS, S.PENDING_ACTION) or (
+            st.status in RESPONSE_STATUSES and not self._ended()
+        )
+        if not running:
+            return  # individually paused, in error or ended: they keep their status
+        st.remaining = timing.remaining_delay(st.due_at, at) if st.due_at else None
+        st.pause = PauseInfo(source="sequence", paused_at=at, resume_to=st.status)
+        self._set_status(S.PAUSED)
+        self._record("paused", SYSTEM, source="sequence", at=at.isoformat())
+        async with self._dispatch_halted() as in_flight:
+            if in_flight == "cancelled" and st.pause:
+                st.pause.resume_to = S.IN_PROGRESS
+                st.remaining = timedelta(0)
+
     # ---- queries ---------------------------------------------------------------------------
 
     @workflow.query
@@ -666,6 +720,7 @@ class RecipientWorkflow:
         steps = self._definition.steps
         return actions.RecipientSituation(
             status=st.status,
+            sequence_paused=st.sequence_paused,
             stop_on_response=self._definition.settings.stop_on_response,
             steps_left=st.current_step < len(steps),
             current_step_type=steps[st.current_step].type if st.current_step < len(steps) else None,

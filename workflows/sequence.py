@@ -1,17 +1,36 @@
-"""SequenceWorkflow: owns a sequence's definition, settings and status.
+"""SequenceWorkflow: owns a sequence's definition, settings, status and pause history.
 
+Updates: pause, resume (validated: pause only when active, resume only when paused)
 Queries: describe
-(Sequence-level pause/resume fan-out and enrollment through this workflow arrive with the
-sequence-pause work; today the API enrolls recipients directly.)
+
+A pause or resume is acknowledged at once with its epoch and moment; the fan-out to the
+recipients runs after, in an activity that signals them through the client with bounded
+concurrency and resumes from its heartbeat after a crash. A newer change supersedes a fan-out
+still running, and recipients ignore epochs older than the one they applied, so repeated or
+reordered pause/resume converge on the last acknowledged state.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.statuses import SequenceStatus
-    from workflows.models import SequenceInput, SequenceView
+    from workflows.models import (
+        ActionRequest,
+        FanOutRequest,
+        SequenceInput,
+        SequenceStateChange,
+        SequenceView,
+    )
+
+FAN_OUT_HEARTBEAT = timedelta(seconds=30)
+FAN_OUT_TIMEOUT = timedelta(hours=6)
+HISTORY_LIMIT = 2_000
 
 
 @workflow.defn
@@ -20,12 +39,81 @@ class SequenceWorkflow:
     def __init__(self, input: SequenceInput) -> None:
         self._input = input
         self._status = input.status
+        self._epoch = input.epoch
+        self._state_at = input.state_at
+        self._intervals = list(input.pause_intervals)
+        self._fanned_out = input.fanned_out_epoch
 
     @workflow.run
     async def run(self, input: SequenceInput) -> SequenceView:
-        await workflow.wait_condition(lambda: self._status is SequenceStatus.ARCHIVED)
+        while self._status is not SequenceStatus.ARCHIVED:
+            await workflow.wait_condition(
+                lambda: (
+                    self._fanned_out < self._epoch
+                    or self._status is SequenceStatus.ARCHIVED
+                    or workflow.info().is_continue_as_new_suggested()
+                    or workflow.info().get_current_history_length() > HISTORY_LIMIT
+                )
+            )
+            if self._fanned_out < self._epoch:
+                await self._fan_out()
+            elif self._status is not SequenceStatus.ARCHIVED and workflow.all_handlers_finished():
+                workflow.continue_as_new(self._carry())
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.describe()
+
+    async def _fan_out(self) -> None:
+        epoch = self._epoch
+        assert self._state_at is not None
+        handle = workflow.start_activity(
+            "fan_out_sequence_state",
+            FanOutRequest(
+                workspace=self._input.workspace,
+                sequence_id=self._input.sequence_id,
+                change=SequenceStateChange(
+                    epoch=epoch,
+                    paused=self._status is SequenceStatus.PAUSED,
+                    at=self._state_at,
+                ),
+            ),
+            start_to_close_timeout=FAN_OUT_TIMEOUT,
+            heartbeat_timeout=FAN_OUT_HEARTBEAT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        await workflow.wait_condition(lambda: handle.done() or self._epoch != epoch)
+        if not handle.done():
+            handle.cancel()  # superseded: the newer change's fan-out carries the truth
+        try:
+            await handle
+            self._fanned_out = max(self._fanned_out, epoch)
+        except ActivityError:
+            pass  # cancelled by a newer epoch; the loop fans that one out
+
+    @workflow.update
+    async def pause(self, request: ActionRequest) -> SequenceView:
+        now = workflow.now()
+        self._status, self._epoch, self._state_at = SequenceStatus.PAUSED, self._epoch + 1, now
+        self._intervals.append((now, None))
+        return self.describe()
+
+    @pause.validator
+    def _validate_pause(self, request: ActionRequest) -> None:
+        if self._status is not SequenceStatus.ACTIVE:
+            raise _not_allowed("pause", self._status)
+
+    @workflow.update
+    async def resume(self, request: ActionRequest) -> SequenceView:
+        now = workflow.now()
+        self._status, self._epoch, self._state_at = SequenceStatus.ACTIVE, self._epoch + 1, now
+        if self._intervals and self._intervals[-1][1] is None:
+            self._intervals[-1] = (self._intervals[-1][0], now)
+        return self.describe()
+
+    @resume.validator
+    def _validate_resume(self, request: ActionRequest) -> None:
+        if self._status is not SequenceStatus.PAUSED:
+            raise _not_allowed("resume", self._status)
 
     @workflow.query
     def describe(self) -> SequenceView:
@@ -33,5 +121,28 @@ class SequenceWorkflow:
             sequence_id=self._input.sequence_id,
             status=self._status,
             definition=self._input.definition,
-            pause_intervals=self._input.pause_intervals,
+            pause_intervals=self._intervals,
+            epoch=self._epoch,
+            state_at=self._state_at,
         )
+
+    def _carry(self) -> SequenceInput:
+        return self._input.model_copy(
+            update={
+                "status": self._status,
+                "epoch": self._epoch,
+                "state_at": self._state_at,
+                "pause_intervals": self._intervals,
+                "fanned_out_epoch": self._fanned_out,
+            }
+        )
+
+
+def _not_allowed(action: str, status: SequenceStatus) -> ApplicationError:
+    allowed = ["resume"] if status is SequenceStatus.PAUSED else ["pause"]
+    return ApplicationError(
+        f"{action} is not possible for a sequence that is {status.value}",
+        {"status_now": status.value, "allowed_actions": allowed},
+        type="ActionRejected",
+        non_retryable=True,
+    )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from api import recipient_calls as calls
 from api.convert import situation_of
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
-from api.problems import Problem, not_found
+from api.problems import Problem, action_rejected, not_found
 from api.schemas import (
     ContentEdit,
     ContentPanel,
@@ -228,7 +228,8 @@ async def act(
         raise Problem(
             404, "Not found", f"unknown action {action!r}; actions are {allowed}"
         ) from None
-    await _recipient(store, caller, sequence_id, recipient_id)
+    row = await _recipient(store, caller, sequence_id, recipient_id)
+    await _refuse_while_sequence_paused(store, caller, row, chosen)
     body = _parse_body(_BODIES.get(chosen, EmptyBody), await request.body())
     payload: ActionRequest
     if isinstance(body, PauseBody):
@@ -241,6 +242,23 @@ async def act(
         payload = ActionRequest(actor=caller.actor)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     return await calls.act(handle, chosen, payload, store, recipient_id)
+
+
+async def _refuse_while_sequence_paused(
+    store: StoreDep, caller: CallerDep, row: RecipientRow, action: Action
+) -> None:
+    """The sequence-paused overlay holds from the moment the pause is acknowledged, before the
+    fan-out has reached this recipient's workflow."""
+    sequence = await _sequence(store, caller, row.sequence_id)
+    if sequence.status != "paused":
+        return
+    definition = SequenceDefinition.model_validate(sequence.definition)
+    try:
+        actions.check(action, situation_of(row, definition, sequence_paused=True))
+    except actions.ActionRejected as exc:
+        raise action_rejected(
+            exc.reason, status_now=row.status, allowed_actions=[a.value for a in exc.allowed]
+        ) from None
 
 
 def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
@@ -312,7 +330,8 @@ async def edit_content(
     client: ClientDep,
     store: StoreDep,
 ) -> RecipientView:
-    await _recipient(store, caller, sequence_id, recipient_id)
+    row = await _recipient(store, caller, sequence_id, recipient_id)
+    await _refuse_while_sequence_paused(store, caller, row, Action.EDIT_CONTENT)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     request = EditContentRequest(
         actor=caller.actor, step=step, content=StepContent(**body.model_dump())

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
-from api.problems import Problem, not_found
+from api.problems import Problem, action_rejected, not_found
 from api.schemas import SequenceCreate, SequencePage, SequencePublic
 from domain.statuses import SequenceStatus
 from store.accounts import Accounts
 from store.ids import new_id
+from workflows.ids import sequence_workflow_id
 from workflows.launch import start_sequence
-from workflows.models import SequenceInput
+from workflows.models import ActionRequest, SequenceInput, SequenceView
+from workflows.sequence import SequenceWorkflow
 
 router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
+# Declared before `router` in the app so /bulk-eligibility is not taken for a sequence id.
+bulk_router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
 
 
 @router.post("", status_code=201, response_model=SequencePublic)
@@ -70,3 +77,126 @@ async def get_sequence(sequence_id: str, caller: CallerDep, store: StoreDep) -> 
     public = sequence_public(row, await store.recipient_counts(sequence_id))
     public.sends_per_step = await store.sends_per_step(sequence_id)
     return public
+
+
+# ---- sequence-level pause and resume (PRODUCT.md §5) ----------------------------------------
+
+
+class BulkSequenceAction(BaseModel):
+    action: Literal["pause", "resume"]
+    sequence_ids: list[str] = Field(min_length=1, max_length=200)
+
+
+class BulkSequenceItem(BaseModel):
+    id: str
+    status: str | None = None
+    reason: str | None = None
+
+
+class BulkEligibility(BaseModel):
+    pause: int
+    resume: int
+    not_found: list[str]
+
+
+class BulkSequenceResult(BaseModel):
+    action: str
+    applied: list[BulkSequenceItem]
+    not_eligible: list[BulkSequenceItem]
+
+
+async def change_sequence(
+    action: Literal["pause", "resume"],
+    sequence_id: str,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+) -> None:
+    """Acknowledged by the sequence workflow, then shown at once by one bulk statement on the
+    store's projection; the recipients catch up through the workflow's fan-out."""
+    row = await store.get_sequence(caller.workspace, sequence_id)
+    if row is None:
+        raise not_found(f"sequence {sequence_id}")
+    handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
+    if action == "pause":
+        # The barrier first: from here on no delivery of this sequence can be claimed.
+        await store.set_sequence_status(sequence_id, "paused")
+    try:
+        view = await handle.execute_update(
+            action, ActionRequest(actor=caller.actor), result_type=SequenceView
+        )
+    except WorkflowUpdateFailedError as exc:
+        # Rejected (say, a concurrent request got there first): the store follows the
+        # workflow's truth again, whatever this request's barrier wrote.
+        truth = await handle.query(SequenceWorkflow.describe)
+        await store.set_sequence_state(sequence_id, truth.status.value, truth.epoch, truth.state_at)
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            details = cause.details[0] if cause.details else {}
+            raise action_rejected(cause.message, **details) from None
+        raise
+    newest = await store.set_sequence_state(
+        sequence_id, view.status.value, view.epoch, view.state_at
+    )
+    if newest:  # a later change already answered: its own statement shows the store
+        if action == "pause":
+            await store.hold_for_sequence(sequence_id)
+        else:
+            await store.release_from_sequence(sequence_id)
+
+
+@router.post("/{sequence_id}/pause", response_model=SequencePublic)
+async def pause_sequence(
+    sequence_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
+) -> SequencePublic:
+    await change_sequence("pause", sequence_id, caller, client, store)
+    return await get_sequence(sequence_id, caller, store)
+
+
+@router.post("/{sequence_id}/resume", response_model=SequencePublic)
+async def resume_sequence(
+    sequence_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
+) -> SequencePublic:
+    await change_sequence("resume", sequence_id, caller, client, store)
+    return await get_sequence(sequence_id, caller, store)
+
+
+@bulk_router.get("/bulk-eligibility", response_model=BulkEligibility)
+async def bulk_eligibility(
+    caller: CallerDep, store: StoreDep, ids: Annotated[str, Query(min_length=1)]
+) -> BulkEligibility:
+    wanted = [i for i in ids.split(",") if i]
+    rows = [await store.get_sequence(caller.workspace, sid) for sid in wanted]
+    found = [r for r in rows if r is not None]
+    return BulkEligibility(
+        pause=sum(r.status == "active" for r in found),
+        resume=sum(r.status == "paused" for r in found),
+        not_found=[sid for sid, r in zip(wanted, rows, strict=True) if r is None],
+    )
+
+
+@bulk_router.post("/bulk", response_model=BulkSequenceResult)
+async def bulk_change(
+    body: BulkSequenceAction, caller: CallerDep, client: ClientDep, store: StoreDep
+) -> BulkSequenceResult:
+    result = BulkSequenceResult(action=body.action, applied=[], not_eligible=[])
+    needed = "active" if body.action == "pause" else "paused"
+    for sequence_id in dict.fromkeys(body.sequence_ids):
+        row = await store.get_sequence(caller.workspace, sequence_id)
+        if row is None or row.status != needed:
+            reason = "not found" if row is None else f"{body.action} not possible when {row.status}"
+            result.not_eligible.append(
+                BulkSequenceItem(id=sequence_id, status=row.status if row else None, reason=reason)
+            )
+            continue
+        try:
+            await change_sequence(body.action, sequence_id, caller, client, store)
+        except Problem as problem:
+            result.not_eligible.append(BulkSequenceItem(id=sequence_id, reason=problem.detail))
+            continue
+        result.applied.append(
+            BulkSequenceItem(
+                id=sequence_id, status="paused" if body.action == "pause" else "active"
+            )
+        )
+    return result

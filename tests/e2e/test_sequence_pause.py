@@ -1,0 +1,135 @@
+"""Sequence-level pause and resume on the dev server (PRODUCT.md §5)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from tests.conftest import Api, SmtpSink, assert_eventually
+
+pytestmark = pytest.mark.devserver
+
+STEPS = [
+    {"type": "email", "delay": "PT0S", "subject": "Hi", "body": "At {{ company }}"},
+    {"type": "email", "delay": "PT8S", "subject": "Again", "body": "Still at {{ company }}?"},
+]
+
+
+async def enroll(api: Api, sid: str, email: str, **fields: str) -> str:
+    response = await api.http.post(
+        f"/v1/sequences/{sid}/recipients",
+        json={"recipients": [{"email": email, "fields": fields}]},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["enrolled"][0]["id"])
+
+
+async def until(api: Api, sid: str, rid: str, check, timeout: float = 30) -> dict:  # type: ignore[no-untyped-def]
+    async def probe() -> dict:
+        view = await api.recipient(sid, rid)
+        assert check(view), {k: view[k] for k in ("status", "pause", "current_step")}
+        return view
+
+    return await assert_eventually(probe, timeout=timeout)  # type: ignore[no-any-return]
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+async def test_pause_holds_exactly_the_running_ones_and_resume_returns_them(
+    dev_api: Api, smtp: SmtpSink
+) -> None:
+    sequence = await dev_api.create_sequence(steps=STEPS)
+    sid = sequence["id"]
+    ada = await enroll(dev_api, sid, "ada@example.com", company="Acme")
+    bob = await enroll(dev_api, sid, "bob@example.com", company="Acme")
+    cy = await enroll(dev_api, sid, "cy@example.com")  # no company: the template fails
+    for rid in (ada, bob):
+        await until(dev_api, sid, rid, lambda v: v["steps"][0]["state"] == "sent")
+    await until(dev_api, sid, cy, lambda v: v["status"] == "error")
+    await dev_api.http.post(f"/v1/sequences/{sid}/recipients/{bob}/pause", json={"note": "mine"})
+    sent_before = len(smtp.messages)
+
+    paused = await dev_api.http.post(f"/v1/sequences/{sid}/pause")
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["status"] == "paused"
+    assert paused.json()["counts"] == {"paused": 2, "error": 1}  # shown at once, from the store
+    ada_view = await until(
+        dev_api, sid, ada, lambda v: (v["pause"] or {}).get("source") == "sequence"
+    )
+    assert ada_view["status"] == "paused"
+    assert (await dev_api.recipient(sid, bob))["pause"]["source"] == "recipient"
+    assert (await dev_api.recipient(sid, cy))["status"] == "error"
+
+    refused = await dev_api.http.post(f"/v1/sequences/{sid}/recipients/{bob}/resume")
+    assert refused.status_code == 409 and "sequence is paused" in refused.json()["detail"]
+    again = await dev_api.http.post(f"/v1/sequences/{sid}/pause")
+    assert again.status_code == 409 and again.json()["allowed_actions"] == ["resume"]
+
+    await asyncio.sleep(9)  # past Ada's due time: nothing may go out while paused
+    assert len(smtp.messages) == sent_before
+
+    resumed = await dev_api.http.post(f"/v1/sequences/{sid}/resume")
+    assert resumed.json()["status"] == "active"
+    back = await until(dev_api, sid, ada, lambda v: v["status"] == "in_progress")
+    # Freeze: the remainder as of the acknowledged pause, restarted at the acknowledged resume.
+    paused_at = at(ada_view["pause"]["paused_at"])
+    sent_at = at(ada_view["steps"][0]["at"])
+    resumed_at = at([e for e in back["timeline"] if e["kind"] == "resumed"][-1]["at"])
+    remaining = (sent_at.timestamp() + 8) - paused_at.timestamp()
+    assert abs(at(back["next_step_at"]).timestamp() - (resumed_at.timestamp() + remaining)) < 1.0
+    assert (await dev_api.recipient(sid, bob))["status"] == "paused"  # individually: stays
+    assert (await dev_api.recipient(sid, cy))["status"] == "error"
+    await until(dev_api, sid, ada, lambda v: v["status"] == "completed", timeout=30)
+
+
+async def test_enrolled_while_paused_starts_held(dev_api: Api, smtp: SmtpSink) -> None:
+    sequence = await dev_api.create_sequence(steps=STEPS)
+    sid = sequence["id"]
+    await dev_api.http.post(f"/v1/sequences/{sid}/pause")
+    ada = await enroll(dev_api, sid, "ada@example.com", company="Acme")
+    held = await until(dev_api, sid, ada, lambda v: v["status"] == "paused")
+    assert held["pause"]["source"] == "sequence"
+    await asyncio.sleep(1.5)
+    assert smtp.to("ada@example.com") == []
+    await dev_api.http.post(f"/v1/sequences/{sid}/resume")
+    await until(dev_api, sid, ada, lambda v: v["steps"][0]["state"] == "sent")
+
+
+async def test_concurrent_alternating_pause_resume_converges(dev_api: Api) -> None:
+    sequence = await dev_api.create_sequence(steps=STEPS)
+    sid = sequence["id"]
+    people = [await enroll(dev_api, sid, f"p{i}@example.com", company="Acme") for i in range(5)]
+    for rid in people:
+        await until(dev_api, sid, rid, lambda v: v["steps"][0]["state"] == "sent")
+    answers = await asyncio.gather(
+        *(
+            dev_api.http.post(f"/v1/sequences/{sid}/{'pause' if i % 2 == 0 else 'resume'}")
+            for i in range(20)
+        )
+    )
+    assert all(a.status_code in (200, 409) for a in answers)
+    final = (await dev_api.http.get(f"/v1/sequences/{sid}")).json()["status"]
+    expected = "paused" if final == "paused" else "in_progress"
+    for rid in people:
+        await until(dev_api, sid, rid, lambda v, e=expected: v["status"] == e)
+    listed = (await dev_api.http.get(f"/v1/sequences/{sid}/recipients")).json()["items"]
+    assert {row["status"] for row in listed} == {expected}
+
+
+async def test_bulk_eligibility_and_bulk_pause(dev_api: Api) -> None:
+    first = (await dev_api.create_sequence(steps=STEPS))["id"]
+    second = (await dev_api.create_sequence(steps=STEPS))["id"]
+    await dev_api.http.post(f"/v1/sequences/{second}/pause")
+    counts = await dev_api.http.get(f"/v1/sequences/bulk-eligibility?ids={first},{second},nope")
+    assert counts.json() == {"pause": 1, "resume": 1, "not_found": ["nope"]}
+    bulk = await dev_api.http.post(
+        "/v1/sequences/bulk", json={"action": "pause", "sequence_ids": [first, second]}
+    )
+    body = bulk.json()
+    assert [a["id"] for a in body["applied"]] == [first]
+    assert body["not_eligible"][0]["id"] == second
+    assert "not possible when paused" in body["not_eligible"][0]["reason"]
