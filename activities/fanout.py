@@ -40,7 +40,10 @@ class SequenceFanOut:
             )
             async with gate:
                 try:
-                    await handle.signal("sequence_state", request.change)
+                    if request.change is not None:
+                        await handle.signal("sequence_state", request.change)
+                    if request.content is not None:
+                        await handle.signal("sequence_content", request.content)
                 except RPCError:
                     pass  # ended or deleted: nothing left to hold or release
 

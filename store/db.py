@@ -168,6 +168,14 @@ class Store:
         async with self.sessions() as session:
             return [(rid, ws) for rid, ws in (await session.execute(query)).all()]
 
+    async def set_sequence_definition(self, sequence_id: str, definition: dict[str, Any]) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(SequenceRow)
+                .where(SequenceRow.id == sequence_id)
+                .values(definition=definition)
+            )
+
     async def set_sequence_status(self, sequence_id: str, status: str) -> None:
         async with self.sessions.begin() as session:
             await session.execute(

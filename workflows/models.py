@@ -122,6 +122,8 @@ class RecipientState(BaseModel):
     steps: list[StepRecord]
     content_overrides: dict[int, StepContent] = {}
     timeline: list[TimelineEntry] = []
+    # The newest sequence content edit this recipient has seen (StepContentChange.version).
+    definition_version: int = 0
     # The newest sequence pause/resume this recipient applied (see SequenceStateChange).
     sequence_epoch: int = 0
     sequence_paused: bool = False
@@ -269,6 +271,7 @@ class SequenceInput(BaseModel):
     epoch: int = 0
     state_at: datetime | None = None
     fanned_out_epoch: int = 0
+    content_edits: list[StepContentChange] = Field(default_factory=list)  # not yet fanned out
 
 
 class SequenceView(BaseModel):
@@ -288,7 +291,23 @@ class SequenceStateChange(BaseModel):
     at: datetime  # when the sequence workflow acknowledged it: recipients apply it as of then
 
 
+class StepContentChange(BaseModel):
+    """Sequence content edited: recipients that have not reached the step take it, unless
+    they have a personal edit of it."""
+
+    version: int  # the definition version this edit made
+    step: int
+    content: StepContent
+
+
+class EditStepRequest(BaseModel):
+    actor: str = SYSTEM
+    step: int
+    content: StepContent
+
+
 class FanOutRequest(BaseModel):
     workspace: str
     sequence_id: str
-    change: SequenceStateChange
+    change: SequenceStateChange | None = None
+    content: StepContentChange | None = None

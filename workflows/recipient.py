@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         SequenceStateChange,
         SkipRequest,
         StepContent,
+        StepContentChange,
         StepRecord,
         TimelineEntry,
     )
@@ -620,6 +621,18 @@ class RecipientWorkflow:
         self._bump()
         await self._sync()
 
+    @workflow.signal
+    def sequence_content(self, edit: StepContentChange) -> None:
+        st = self._state
+        if edit.version <= st.definition_version:
+            return
+        st.definition_version = edit.version
+        if edit.step in st.content_overrides or not self._step_editable(edit.step):
+            return  # a personal edit wins; a step already reached keeps what it had
+        step = self._definition.steps[edit.step]
+        self._definition.steps[edit.step] = step.model_copy(update={"content": edit.content})
+        self._record("sequence_content_changed", SYSTEM, step=edit.step, version=edit.version)
+
     async def _hold_for_sequence(self, at: datetime) -> None:
         st = self._state
         running = st.status in (S.IN_PROGRESS, S.PENDING_ACTION) or (
@@ -678,6 +691,7 @@ class RecipientWorkflow:
         start = input.start_at if input.start_at and input.start_at > now else now
         due = start + input.definition.steps[0].delay
         return RecipientState(
+            definition_version=input.definition.version,
             status=S.NOT_STARTED if start > now else S.IN_PROGRESS,
             planned_at=due,
             due_at=due,

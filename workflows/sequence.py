@@ -1,6 +1,7 @@
 """SequenceWorkflow: owns a sequence's definition, settings, status and pause history.
 
-Updates: pause, resume (validated: pause only when active, resume only when paused)
+Updates: pause, resume (validated: pause only when active, resume only when paused),
+         edit_step (sequence content; reaches recipients that have not reached the step)
 Queries: describe
 
 A pause or resume is acknowledged at once with its epoch and moment; the fan-out to the
@@ -22,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.statuses import SequenceStatus
     from workflows.models import (
         ActionRequest,
+        EditStepRequest,
         FanOutRequest,
         SequenceInput,
         SequenceStateChange,
         SequenceView,
+        StepContentChange,
     )
 
 FAN_OUT_HEARTBEAT = timedelta(seconds=30)
@@ -43,6 +46,8 @@ class SequenceWorkflow:
         self._state_at = input.state_at
         self._intervals = list(input.pause_intervals)
         self._fanned_out = input.fanned_out_epoch
+        self._definition = input.definition
+        self._content_edits = list(input.content_edits)
 
     @workflow.run
     async def run(self, input: SequenceInput) -> SequenceView:
@@ -50,6 +55,7 @@ class SequenceWorkflow:
             await workflow.wait_condition(
                 lambda: (
                     self._fanned_out < self._epoch
+                    or bool(self._content_edits)
                     or self._status is SequenceStatus.ARCHIVED
                     or workflow.info().is_continue_as_new_suggested()
                     or workflow.info().get_current_history_length() > HISTORY_LIMIT
@@ -57,6 +63,9 @@ class SequenceWorkflow:
             )
             if self._fanned_out < self._epoch:
                 await self._fan_out()
+            elif self._content_edits:
+                await self._fan_out_content(self._content_edits[0])
+                self._content_edits.pop(0)
             elif self._status is not SequenceStatus.ARCHIVED and workflow.all_handlers_finished():
                 workflow.continue_as_new(self._carry())
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -90,6 +99,42 @@ class SequenceWorkflow:
         except ActivityError:
             pass  # cancelled by a newer epoch; the loop fans that one out
 
+    async def _fan_out_content(self, edit: StepContentChange) -> None:
+        await workflow.execute_activity(
+            "fan_out_sequence_state",
+            FanOutRequest(
+                workspace=self._input.workspace, sequence_id=self._input.sequence_id, content=edit
+            ),
+            start_to_close_timeout=FAN_OUT_TIMEOUT,
+            heartbeat_timeout=FAN_OUT_HEARTBEAT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+        )
+
+    @workflow.update
+    async def edit_step(self, request: EditStepRequest) -> SequenceView:
+        steps = self._definition.steps
+        merged = steps[request.step].content.model_copy(
+            update=request.content.model_dump(exclude_none=True)
+        )
+        new_steps = list(steps)
+        new_steps[request.step] = steps[request.step].model_copy(update={"content": merged})
+        self._definition = self._definition.model_copy(
+            update={"steps": new_steps, "version": self._definition.version + 1}
+        )
+        self._content_edits.append(
+            StepContentChange(version=self._definition.version, step=request.step, content=merged)
+        )
+        return self.describe()
+
+    @edit_step.validator
+    def _validate_edit_step(self, request: EditStepRequest) -> None:
+        if not 0 <= request.step < len(self._definition.steps):
+            raise ApplicationError(
+                f"step must be between 0 and {len(self._definition.steps) - 1}",
+                type="InvalidRequest",
+                non_retryable=True,
+            )
+
     @workflow.update
     async def pause(self, request: ActionRequest) -> SequenceView:
         now = workflow.now()
@@ -120,7 +165,7 @@ class SequenceWorkflow:
         return SequenceView(
             sequence_id=self._input.sequence_id,
             status=self._status,
-            definition=self._input.definition,
+            definition=self._definition,
             pause_intervals=self._intervals,
             epoch=self._epoch,
             state_at=self._state_at,
@@ -134,6 +179,8 @@ class SequenceWorkflow:
                 "state_at": self._state_at,
                 "pause_intervals": self._intervals,
                 "fanned_out_epoch": self._fanned_out,
+                "definition": self._definition,
+                "content_edits": self._content_edits,
             }
         )
 

@@ -12,13 +12,19 @@ from temporalio.exceptions import ApplicationError
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, action_rejected, not_found
-from api.schemas import SequenceCreate, SequencePage, SequencePublic
+from api.schemas import ContentEdit, SequenceCreate, SequencePage, SequencePublic
 from domain.statuses import SequenceStatus
 from store.accounts import Accounts
 from store.ids import new_id
 from workflows.ids import sequence_workflow_id
 from workflows.launch import start_sequence
-from workflows.models import ActionRequest, SequenceInput, SequenceView
+from workflows.models import (
+    ActionRequest,
+    EditStepRequest,
+    SequenceInput,
+    SequenceView,
+    StepContent,
+)
 from workflows.sequence import SequenceWorkflow
 
 router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
@@ -200,3 +206,33 @@ async def bulk_change(
             )
         )
     return result
+
+
+@router.patch("/{sequence_id}/steps/{step}", response_model=SequencePublic)
+async def edit_step(
+    sequence_id: str,
+    step: int,
+    body: ContentEdit,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+) -> SequencePublic:
+    """Edit sequence content, at any time: it reaches every recipient that has not reached
+    the step and has no personal edit of it (through the sequence workflow's fan-out)."""
+    if await store.get_sequence(caller.workspace, sequence_id) is None:
+        raise not_found(f"sequence {sequence_id}")
+    handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
+    try:
+        view = await handle.execute_update(
+            SequenceWorkflow.edit_step,
+            EditStepRequest(
+                actor=caller.actor, step=step, content=StepContent(**body.model_dump())
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "InvalidRequest":
+            raise Problem(422, "Invalid request", cause.message) from None
+        raise
+    await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
+    return await get_sequence(sequence_id, caller, store)

@@ -133,3 +133,46 @@ async def test_bulk_eligibility_and_bulk_pause(dev_api: Api) -> None:
     assert [a["id"] for a in body["applied"]] == [first]
     assert body["not_eligible"][0]["id"] == second
     assert "not possible when paused" in body["not_eligible"][0]["reason"]
+
+
+async def test_sequence_content_edit_reaches_those_who_have_not_reached_the_step(
+    dev_api: Api,
+) -> None:
+    steps = [
+        {"type": "email", "delay": "PT0S", "subject": "Hi", "body": "One"},
+        {"type": "email", "delay": "PT1S", "subject": "Again", "body": "Old two"},
+    ]
+    sequence = await dev_api.create_sequence(steps=steps)
+    sid = sequence["id"]
+    past = await enroll(dev_api, sid, "past@example.com")
+    await until(dev_api, sid, past, lambda v: v["status"] == "completed")
+    later = "2027-01-04T09:00:00Z"
+    response = await dev_api.http.post(
+        f"/v1/sequences/{sid}/recipients",
+        json={
+            "recipients": [{"email": "a@example.com"}, {"email": "b@example.com"}],
+            "start_at": later,
+        },
+    )
+    own, plain = (e["id"] for e in response.json()["enrolled"])
+    personal = await dev_api.http.put(
+        f"/v1/sequences/{sid}/recipients/{own}/content/1", json={"body": "Personal two"}
+    )
+    assert personal.status_code == 200
+
+    edited = await dev_api.http.patch(f"/v1/sequences/{sid}/steps/1", json={"body": "New two"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["steps"][1]["body"] == "New two"
+
+    async def body_of(rid: str) -> str:
+        panel = (await dev_api.http.get(f"/v1/sequences/{sid}/recipients/{rid}/content")).json()
+        return str(panel["steps"][1]["body"])
+
+    async def plain_updated() -> None:
+        assert await body_of(plain) == "New two"
+
+    await assert_eventually(plain_updated)
+    assert await body_of(own) == "Personal two"  # a personal edit wins
+    assert await body_of(past) == "Old two"  # already sent: unchanged
+    bad = await dev_api.http.patch(f"/v1/sequences/{sid}/steps/7", json={"body": "x"})
+    assert bad.status_code == 422
