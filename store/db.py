@@ -42,7 +42,7 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[RecipientRow]
+    items: list[Any]
     next_cursor: str | None
 
 
@@ -101,15 +101,23 @@ class Store:
         self, workspace: str, status: str | None, limit: int, cursor: str | None
     ) -> tuple[list[SequenceRow], str | None]:
         query = select(SequenceRow).where(SequenceRow.workspace == workspace)
+        page = await self._keyset(query, SequenceRow, status, limit, cursor)
+        return page.items, page.next_cursor  # type: ignore[return-value]
+
+    async def _keyset(
+        self, query: Any, table: Any, status: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        """One page in id order (ids sort by creation), filtered by status; `cursor` is the
+        opaque next_cursor of the previous page."""
         if status:
-            query = query.where(SequenceRow.status == status)
+            query = query.where(table.status == status)
         if cursor:
-            query = query.where(SequenceRow.id > decode_cursor(cursor))
+            query = query.where(table.id > decode_cursor(cursor))
         async with self.sessions() as session:
-            rows = list(await session.scalars(query.order_by(SequenceRow.id).limit(limit + 1)))
+            rows = list(await session.scalars(query.order_by(table.id).limit(limit + 1)))
         more = len(rows) > limit
         rows = rows[:limit]
-        return rows, encode_cursor(rows[-1].id) if more else None
+        return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
 
     async def set_sequence_state(
         self, sequence_id: str, status: str, epoch: int, at: datetime | None
@@ -324,15 +332,7 @@ class Store:
         query = select(RecipientRow).where(
             RecipientRow.workspace == workspace, RecipientRow.sequence_id == sequence_id
         )
-        if status:
-            query = query.where(RecipientRow.status == status)
-        if cursor:
-            query = query.where(RecipientRow.id > decode_cursor(cursor))
-        async with self.sessions() as session:
-            rows = list(await session.scalars(query.order_by(RecipientRow.id).limit(limit + 1)))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+        return await self._keyset(query, RecipientRow, status, limit, cursor)
 
     async def set_hold(self, recipient_id: str, hold: bool) -> None:
         """The pause barrier (see store.ledger): recorded before a pause is acknowledged."""
