@@ -24,6 +24,7 @@ class StoreProjector:
             pause_source=projection.pause_source,
             version=projection.version,
             error_cause=projection.error_cause,
+            final_view=projection.final_view,
         )
 
     @activity.defn(name="read_sequence_state")

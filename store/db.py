@@ -280,6 +280,7 @@ class Store:
         pause_source: str | None,
         version: int,
         error_cause: str | None = None,
+        final_view: dict[str, Any] | None = None,
     ) -> bool:
         """Apply a workflow's state if it is newer than the row's; False if stale or gone."""
         values: dict[str, Any] = {
@@ -290,6 +291,8 @@ class Store:
             "error_cause": error_cause,
             "version": version,
         }
+        if final_view is not None:
+            values["final_view"] = final_view
         if status != "paused":
             values["hold"] = False  # resumed (by a person or by `until`): the barrier lifts
         async with self.sessions.begin() as session:

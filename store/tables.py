@@ -81,6 +81,9 @@ class RecipientRow(Base):
     # Pause barrier: set by the API before it asks the workflow to pause, so a dispatch that
     # raced the pause cannot claim its delivery (see Store.claim_delivery).
     hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The recipient's last view when its workflow ended: served once Temporal's retention
+    # has removed the history (stop keeps history and reporting; only delete erases it).
+    final_view: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -257,6 +257,7 @@ class RecipientProjection(BaseModel):
     pause_source: str | None
     version: int
     error_cause: str | None = None
+    final_view: dict[str, Any] | None = None  # set once, when the workflow ends
 
 
 # ---- sequence -------------------------------------------------------------------------------

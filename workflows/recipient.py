@@ -108,6 +108,7 @@ class RecipientWorkflow:
         self._projection_lock = asyncio.Lock()
         self._projected_version = -1
         self._clock_floor = datetime.min.replace(tzinfo=UTC)
+        self._final = False
 
     # ---- main loop -------------------------------------------------------------------------
 
@@ -136,7 +137,13 @@ class RecipientWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._sync()
             if workflow.all_handlers_finished():
-                return self._view()
+                break
+        if workflow.patched("final-view"):
+            # Keep the last view in the store: it outlives Temporal's retention.
+            self._final = True
+            self._bump()
+            await self._sync()
+        return self._view()
 
     async def _advance_once(self) -> None:
         """Do the next thing the state calls for, or sleep until something changes."""
@@ -874,6 +881,7 @@ class RecipientWorkflow:
                 pause_source=st.pause.source if st.pause else None,
                 version=version,
                 error_cause=st.error.cause if st.error else None,
+                final_view=self._view().model_dump(mode="json") if self._final else None,
             ),
             start_to_close_timeout=PROJECTION_TIMEOUT,
             retry_policy=PROJECTION_RETRY,

@@ -204,3 +204,27 @@ async def test_delete_erases_the_workflow_history_and_the_row(dev_api: Api) -> N
     await assert_eventually(history_gone, timeout=20)
     listed = await dev_api.http.get(f"/v1/sequences/{sequence['id']}/recipients")
     assert listed.json()["items"] == []
+
+
+async def test_an_ended_recipient_is_still_shown_after_temporal_forgets_it(dev_api: Api) -> None:
+    sequence = await dev_api.create_sequence(steps=STEPS[:1])
+    [ada] = await dev_api.enroll(sequence["id"], "ada@example.com")
+    done = await wait_status(dev_api, sequence["id"], ada["id"], "completed")
+    from sqlalchemy import update
+
+    from store.tables import RecipientRow
+
+    async def projected_final() -> None:
+        row = await dev_api.store.get_recipient("acme", sequence["id"], ada["id"])
+        assert row is not None and row.final_view is not None
+
+    await assert_eventually(projected_final)
+    # What Temporal's retention leaves behind: a store row whose workflow history is gone.
+    # (Re-keying the row points it at a workflow id Temporal never had.)
+    gone = "rcp_0000000000000000gone00"
+    async with dev_api.store.sessions.begin() as session:
+        await session.execute(
+            update(RecipientRow).where(RecipientRow.id == ada["id"]).values(id=gone)
+        )
+    view = await dev_api.recipient(sequence["id"], gone)
+    assert view["status"] == "completed" and view["steps"] == done["steps"]
