@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fault-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# kill -9 fault injection against a real worker process (about two minutes, not in `make test`)
+fault-test: $(STAMP)
+	$(PY) -m pytest -m fault -s tests/e2e/test_fault_kill9.py
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -6,17 +6,22 @@ goes to `error`); any other exception is transient and Temporal retries the disp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import aiosmtplib
 import httpx
 
 from activities.email_format import build_email
+
+T = TypeVar("T")
 
 
 class ChannelError(Exception):
@@ -39,9 +44,26 @@ class OutboundMessage:
 
 
 class Channel(Protocol):
-    async def send(self, message: OutboundMessage) -> str:
-        """Hand the message over; return the provider's message id."""
-        ...
+    """The contract that makes at-most-once possible.
+
+    `send` hands the message over and returns the provider's id. If it raises CancelledError
+    (a pause reached the activity), nothing was handed over: a channel shields its commit
+    point (SMTP DATA, the provider's POST) and, once that began, finishes it and returns.
+    A failure after the commit point began is `ChannelError("delivery_uncertain", …)`;
+    any other exception means nothing was accepted.
+    """
+
+    async def send(self, message: OutboundMessage) -> str: ...
+
+
+async def finish_once_started(commit: Awaitable[T]) -> T:
+    """Run a commit step to its end even if we are cancelled meanwhile: once a message is
+    being handed over, stopping half-way would leave us not knowing whether it went out."""
+    task = asyncio.ensure_future(commit)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        return await task
 
 
 class SmtpEmailChannel:
@@ -61,16 +83,29 @@ class SmtpEmailChannel:
         )
 
     async def send(self, message: OutboundMessage) -> str:
+        email = self.build(message)
+        client = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
+        # Connect, MAIL and RCPT may be cancelled freely: nothing is handed over yet.
+        await client.connect()
         try:
-            await aiosmtplib.send(
-                self.build(message), hostname=self.host, port=self.port, timeout=self.timeout
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise ChannelError("provider_rejected", f"the mail server refused: {exc}") from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            if 500 <= exc.code < 600:
-                raise ChannelError("provider_rejected", f"{exc.code} {exc.message}") from exc
-            raise  # 4xx: transient, Temporal retries
+            try:
+                await client.mail(parseaddr(self.sender)[1])
+                await client.rcpt(message.to)
+            except aiosmtplib.SMTPResponseException as exc:
+                if 500 <= exc.code < 600:
+                    raise ChannelError("provider_rejected", f"{exc.code} {exc.message}") from exc
+                raise  # 4xx: transient, Temporal retries
+            try:
+                await finish_once_started(client.data(email.as_bytes()))
+            except aiosmtplib.SMTPResponseException as exc:
+                # The server answered the DATA: refused, so nothing was delivered.
+                if 500 <= exc.code < 600:
+                    raise ChannelError("provider_rejected", f"{exc.code} {exc.message}") from exc
+                raise
+            except (OSError, aiosmtplib.SMTPException) as exc:
+                raise ChannelError("delivery_uncertain", f"lost during DATA: {exc}") from exc
+        finally:
+            client.close()
         return message.message_id
 
 
@@ -95,7 +130,19 @@ class HttpProviderChannel:
         self.client = client or httpx.AsyncClient(timeout=30)
 
     async def send(self, message: OutboundMessage) -> str:
-        response = await self.client.post(
+        try:
+            response = await finish_once_started(self._post(message))
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise exc  # never reached the provider: transient
+        except httpx.HTTPError as exc:
+            raise ChannelError("delivery_uncertain", f"no answer from the provider: {exc}") from exc
+        if response.status_code in (400, 403, 404, 422):
+            raise ChannelError("provider_rejected", f"{response.status_code}: {response.text}")
+        response.raise_for_status()  # 5xx / 429: transient
+        return str(response.json().get("id", message.message_id))
+
+    async def _post(self, message: OutboundMessage) -> httpx.Response:
+        return await self.client.post(
             f"{self.base_url}/messages",
             json=asdict(message),
             headers={
@@ -103,10 +150,6 @@ class HttpProviderChannel:
                 "Idempotency-Key": message.message_id,
             },
         )
-        if response.status_code in (400, 403, 404, 422):
-            raise ChannelError("provider_rejected", f"{response.status_code}: {response.text}")
-        response.raise_for_status()  # 5xx / 429: transient
-        return str(response.json().get("id", message.message_id))
 
 
 class OutboxChannel:

@@ -60,6 +60,19 @@ class StepDispatcher:
             message = self.prepare(request)
         except (ChannelError, TemplateProblem) as exc:
             raise _business_error(exc.cause, exc.detail) from None
+        # Heartbeat from the start: a claim waiting on a busy database must not look like a
+        # dead worker (a heartbeat timeout would cancel an attempt that is working).
+        beating = asyncio.create_task(_heartbeat_forever())
+        try:
+            return await self._claim_and_send(request, message)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    async def _claim_and_send(
+        self, request: DispatchRequest, message: OutboundMessage
+    ) -> DispatchResult:
         claim = await self.ledger.claim(
             Outbound(
                 workspace=request.workspace,
@@ -85,26 +98,22 @@ class StepDispatcher:
         if claim.claim is not Claim.CLAIMED:
             raise _refusal(claim.claim)
         assert claim.row_id is not None
-        # Heartbeats carry cancellation: a pause interrupts us here, before the hand-over ends.
-        beating = asyncio.create_task(_heartbeat_forever())
         try:
             provider_id = await self.channels[request.type].send(message)
         except ChannelError as exc:
-            await self.ledger.finish(claim.row_id, "failed")
+            state = "uncertain" if exc.cause == "delivery_uncertain" else "failed"
+            await self.ledger.finish(claim.row_id, state)
             raise _business_error(exc.cause, exc.detail) from None
         except asyncio.CancelledError:
+            # The channel contract: cancelled means nothing was handed over (see Channel).
             await asyncio.shield(self.ledger.finish(claim.row_id, "released"))
             raise
         except Exception:
-            # Transient (connection refused, timeout, 4xx): nothing was accepted; Temporal
-            # retries and the row may be claimed again.
+            # Transient (connection refused, 4xx): nothing was accepted; Temporal retries
+            # and the row may be claimed again.
             await self.ledger.finish(claim.row_id, "failed")
             raise
-        finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
-        await self.ledger.finish(claim.row_id, "sent", provider_id)
+        await asyncio.shield(self.ledger.finish(claim.row_id, "sent", provider_id))
         activity.logger.info("step %s sent as %s", request.step, provider_id)
         return DispatchResult(message_id=message.message_id, sent_at=datetime.now(UTC))
 

@@ -71,6 +71,8 @@ DISPATCH_RETRY = RetryPolicy(
 )
 PROJECTION_TIMEOUT = timedelta(seconds=10)
 HELD_RECHECK = timedelta(minutes=1)
+PROJECTION_RECHECK = timedelta(seconds=30)
+FINAL_PROJECTION_TRIES = 20
 # Ledger refusals that mean "not now" rather than "this step failed".
 _NOT_SENT_YET = {"held", "suppressed", "sender_capped"}
 PROJECTION_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=5))
@@ -109,6 +111,8 @@ class RecipientWorkflow:
         self._projected_version = -1
         self._clock_floor = datetime.min.replace(tzinfo=UTC)
         self._final = False
+        self._projection_stale = False
+        self._wake_for_projection = False
 
     # ---- main loop -------------------------------------------------------------------------
 
@@ -142,6 +146,12 @@ class RecipientWorkflow:
             # Keep the last view in the store: it outlives Temporal's retention.
             self._final = True
             self._bump()
+            await self._sync()
+        # An ended recipient has no next change to carry a missed projection: insist a while.
+        for _ in range(FINAL_PROJECTION_TRIES):
+            if not self._projection_stale:
+                break
+            await workflow.sleep(PROJECTION_RECHECK)
             await self._sync()
         return self._view()
 
@@ -192,10 +202,17 @@ class RecipientWorkflow:
 
     async def _sleep_until(self, at: datetime | None) -> None:
         seen = self._changes
+        if self._projection_stale:
+            # The store missed our last change: wake up soon to project it again.
+            at = min(at or self._now() + PROJECTION_RECHECK, self._now() + PROJECTION_RECHECK)
+            self._wake_for_projection = True
         timeout = None if at is None else max(at - self._now(), timedelta(0))
         try:
             await workflow.wait_condition(lambda: self._changes != seen, timeout=timeout)
         except TimeoutError:
+            if self._wake_for_projection:
+                self._wake_for_projection = False
+                return  # not the step's timer: the loop retries the projection
             # The timer fired, so it is at least `at` — even if the activation's clock lags
             # (seen after a worker was killed: a timed-out task replayed with an older
             # timestamp). Deciding from the fired timer keeps live runs and replays in step.
@@ -862,10 +879,12 @@ class RecipientWorkflow:
                 await self._project(version, next_at)
             except ActivityError:
                 # The store is unreachable: the recipient goes on (Temporal is the truth) and
-                # the next change projects again; the list catches up then.
+                # projects again shortly (see _sleep_until); the list catches up then.
                 workflow.logger.warning("projection of version %s failed", version)
+                self._projection_stale = True
                 return
             self._projected_version = version
+            self._projection_stale = False
 
     async def _project(self, version: int, next_at: datetime | None) -> None:
         st = self._state
