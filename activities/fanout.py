@@ -18,7 +18,7 @@ from store.db import Store
 from workflows.ids import recipient_workflow_id
 from workflows.models import FanOutRequest
 
-PAGE = 200
+PAGE = 100
 CONCURRENCY = 24
 
 
@@ -39,6 +39,9 @@ class SequenceFanOut:
                 recipient_workflow_id(request.workspace, request.sequence_id, recipient_id)
             )
             async with gate:
+                # Keep the heartbeat alive within a page (a slow server must not look like a
+                # dead worker); the details stay the last page fully done.
+                activity.heartbeat(cursor, signalled)
                 try:
                     if request.change is not None:
                         await handle.signal("sequence_state", request.change)
