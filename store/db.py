@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -46,6 +46,16 @@ class Page:
     next_cursor: str | None
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL lets readers (the API's lists) run while a dispatch writes; NORMAL sync is safe
+    with WAL and much faster; the busy timeout makes writers queue instead of failing."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode()
 
@@ -69,9 +79,12 @@ class Store:
     def connect(cls, url: str) -> Store:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
-            # SQLite: one writer; a short busy timeout beats "database is locked" errors.
+            # SQLite: one writer; wait for it rather than fail with "database is locked".
             kwargs["connect_args"] = {"timeout": 30}
-        return cls(create_async_engine(url, **kwargs))
+        engine = create_async_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -69,6 +69,19 @@ class Ledger:
             )
             if existing is not None and existing.state == "sent":
                 return ClaimResult(Claim.ALREADY_SENT, existing.id, existing.provider_message_id)
+            # At most one message per step, whatever the dispatch key: a person's retry after
+            # an error must not send a step an earlier attempt did send.
+            sent_before = await session.scalar(
+                select(DeliveryRow).where(
+                    DeliveryRow.recipient_id == out.recipient_id,
+                    DeliveryRow.step == out.step,
+                    DeliveryRow.state == "sent",
+                )
+            )
+            if sent_before is not None:
+                return ClaimResult(
+                    Claim.ALREADY_SENT, sent_before.id, sent_before.provider_message_id
+                )
             if existing is not None and existing.state in ("claimed", "uncertain"):
                 # A claim nobody finished: the attempt died somewhere around the hand-over.
                 existing.state = "uncertain"

@@ -81,3 +81,12 @@ async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
     assert (await ledger.claim(out)).claim is Claim.CLAIMED
     second = Outbound(**{**out.__dict__, "step": 1})
     assert (await ledger.claim(second)).claim is Claim.SENDER_CAPPED
+
+
+async def test_a_step_sent_under_one_key_is_not_sent_under_another(db: Store) -> None:
+    ledger, out = await setup(db)
+    claimed = await ledger.claim(out)
+    assert claimed.row_id
+    await ledger.finish(claimed.row_id, "sent", "prov-1")
+    retried = await ledger.claim(Outbound(**{**out.__dict__, "dispatch_key": "1"}))
+    assert retried.claim is Claim.ALREADY_SENT
