@@ -51,19 +51,6 @@ async def test_suppressing_an_address_unsubscribes_it_everywhere_and_blocks_enro
     assert (await api.http.delete("/v1/suppressions/ada@example.com")).status_code == 200
 
 
-async def test_suppression_is_checked_when_the_step_goes_out(
-    api: Api, ts_env: WorkflowEnvironment, smtp: SmtpSink
-) -> None:
-    sequence = await api.create_sequence()
-    [ada] = await api.enroll(sequence["id"], "ada@example.com")
-    await first_step_sent(api, sequence["id"], ada["id"])  # never skip time mid-activity
-    # Suppressed behind the workflow's back (no signal): the claim itself must refuse.
-    await Accounts(api.store).suppress("acme", "ada@example.com", "complained")
-    await ts_env.sleep(2 * DAY + timedelta(minutes=1))
-    done = await status_of(api, sequence["id"], ada["id"], "unsubscribed")
-    assert len(smtp.messages) == 1 and done["steps"][1]["state"] == "pending"
-
-
 async def first_step_sent(api: Api, sid: str, rid: str) -> None:
     async def check() -> None:
         assert (await api.recipient(sid, rid))["steps"][0]["state"] == "sent"
@@ -99,26 +86,6 @@ async def test_disconnected_sender_errors_and_reconnecting_retries(
     back = await api.http.patch(f"/v1/senders/{sender['id']}", json={"status": "connected"})
     assert back.json()["recipients_retried"] == 1
     await assert_eventually(lambda: _sent_count(smtp, 1))
-
-
-async def test_daily_cap_defers_the_overflow_to_the_next_day(
-    api: Api, ts_env: WorkflowEnvironment, smtp: SmtpSink
-) -> None:
-    sender = await api.http.post(
-        "/v1/senders", json={"name": "Capped", "email": "cap@acme.com", "daily_cap": 1}
-    )
-    sequence = await api.create_sequence(sender_id=sender.json()["id"])
-    ada, bob = await api.enroll(sequence["id"], "ada@example.com", "bob@example.com")
-
-    async def one_sent_one_deferred() -> None:
-        assert len(smtp.messages) == 1
-        views = [await api.recipient(sequence["id"], r["id"]) for r in (ada, bob)]
-        deferred = [v for v in views if any(e["kind"] == "deferred" for e in v["timeline"])]
-        assert len(deferred) == 1 and deferred[0]["status"] == "in_progress"
-
-    await assert_eventually(one_sent_one_deferred)
-    await ts_env.sleep(DAY + timedelta(minutes=2))
-    await assert_eventually(lambda: _sent_count(smtp, 2))
 
 
 @pytest.fixture
