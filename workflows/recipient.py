@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from domain import actions, timing
@@ -438,9 +439,13 @@ class RecipientWorkflow:
         assert pause is not None
         target = pause.resume_to
         if target is S.ERROR:
-            # Resuming from an error attempts the errored step again (a fresh ledger claim).
+            # Resuming from an error attempts the errored step again (a fresh ledger claim) —
+            # except after an uncertain delivery: only a person who checked the mailbox may
+            # send it again (retry), so the same claim comes back uncertain.
+            uncertain = st.error is not None and st.error.cause == "delivery_uncertain"
             target, st.error = S.IN_PROGRESS, None
-            st.dispatch_rounds[st.current_step] = st.dispatch_rounds.get(st.current_step, 0) + 1
+            if not uncertain:
+                st.dispatch_rounds[st.current_step] = st.dispatch_rounds.get(st.current_step, 0) + 1
             st.due_at = now
             st.steps[st.current_step].state = "pending"
         elif st.remaining is not None and st.planned_at is not None:
@@ -877,7 +882,8 @@ class RecipientWorkflow:
             workflow.set_current_details(summary)
             try:
                 await self._project(version, next_at)
-            except ActivityError:
+            except (ActivityError, TimeoutError, TemporalTimeoutError):
+                # (A local activity's timeout surfaces as a bare TimeoutError on replay.)
                 # The store is unreachable: the recipient goes on (Temporal is the truth) and
                 # projects again shortly (see _sleep_until); the list catches up then.
                 workflow.logger.warning("projection of version %s failed", version)

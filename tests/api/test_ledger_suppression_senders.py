@@ -148,6 +148,13 @@ async def test_an_unfinished_claim_is_flagged_uncertain_until_a_person_retries(
     assert failed.error and failed.error.cause == "delivery_uncertain"
     assert failed.error.fix == "check the mailbox, then retry or skip"
     assert smtp.messages == []
+    # Pause and resume is not "I checked the mailbox": the step comes back uncertain.
+    await harness.pause(handle)
+    await harness.resume(handle)
+    again = await harness.until(
+        handle, lambda v: [e.kind for e in v.timeline].count("step_failed") == 2
+    )
+    assert again.status is RecipientStatus.ERROR and smtp.messages == []
     await handle.execute_update(RecipientWorkflow.retry, ActionRequest(actor="ada"))
     await handle.result()
     assert len(smtp.messages) == 1
