@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.statuses import Action, RecipientStatus, StepType
+from domain.statuses import Action, RecipientStatus, SequenceStatus, StepType
 
 A = Action
 S = RecipientStatus
@@ -52,6 +52,18 @@ _BLOCKED_WHILE_SEQUENCE_PAUSED = frozenset(
         A.SEND_MANUAL_EMAIL,
     }
 )
+
+# §5: a sequence pause holds exactly these; paused, error and ended recipients keep theirs.
+HELD_BY_SEQUENCE_PAUSE = frozenset({S.IN_PROGRESS, S.PENDING_ACTION})
+# §9 bulk: "pause (all must be in_progress/error)".
+BULK_PAUSABLE = frozenset({S.IN_PROGRESS, S.ERROR})
+
+# §5: the sequence-level actions by sequence status.
+SEQUENCE_ACTIONS: dict[SequenceStatus, tuple[str, ...]] = {
+    SequenceStatus.ACTIVE: ("pause",),
+    SequenceStatus.PAUSED: ("resume",),
+    SequenceStatus.ARCHIVED: (),
+}
 
 # Which person-step action fits which pending step.
 _PERSON_ACTION = {StepType.TASK: A.COMPLETE_TASK, StepType.MANUAL_EMAIL: A.SEND_MANUAL_EMAIL}
@@ -108,3 +120,14 @@ def check(action: Action, situation: RecipientSituation) -> None:
     else:
         reason = f"{action.value} is not possible for a recipient in status {situation.status}"
     raise ActionRejected(action=action, status=situation.status, allowed=allowed, reason=reason)
+
+
+def bulk_allowed(action: Action, situation: RecipientSituation) -> bool:
+    """Bulk actions follow the table, with bulk pause narrowed to In Progress and Error."""
+    if action is Action.PAUSE and situation.status not in BULK_PAUSABLE:
+        return False
+    return action in allowed_actions(situation)
+
+
+def sequence_allows(action: str, status: SequenceStatus) -> bool:
+    return action in SEQUENCE_ACTIONS[status]

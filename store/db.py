@@ -12,6 +12,7 @@ from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from domain.actions import HELD_BY_SEQUENCE_PAUSE
 from store.ids import new_id
 from store.tables import ContactRow, DeliveryRow, RecipientRow, SequenceRow
 
@@ -156,7 +157,7 @@ class Store:
                 update(RecipientRow)
                 .where(
                     RecipientRow.sequence_id == sequence_id,
-                    RecipientRow.status.in_(("in_progress", "pending_action")),
+                    RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
                 )
                 .values(status="paused", pause_source="sequence")
             )

@@ -664,7 +664,7 @@ class RecipientWorkflow:
 
     async def _hold_for_sequence(self, at: datetime) -> None:
         st = self._state
-        running = st.status in (S.IN_PROGRESS, S.PENDING_ACTION) or (
+        running = st.status in actions.HELD_BY_SEQUENCE_PAUSE or (
             st.status in RESPONSE_STATUSES and not self._ended()
         )
         if not running:

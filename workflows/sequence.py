@@ -20,6 +20,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actions import SEQUENCE_ACTIONS, sequence_allows
     from domain.statuses import SequenceStatus
     from workflows.models import (
         ActionRequest,
@@ -144,7 +145,7 @@ class SequenceWorkflow:
 
     @pause.validator
     def _validate_pause(self, request: ActionRequest) -> None:
-        if self._status is not SequenceStatus.ACTIVE:
+        if not sequence_allows("pause", self._status):
             raise _not_allowed("pause", self._status)
 
     @workflow.update
@@ -157,7 +158,7 @@ class SequenceWorkflow:
 
     @resume.validator
     def _validate_resume(self, request: ActionRequest) -> None:
-        if self._status is not SequenceStatus.PAUSED:
+        if not sequence_allows("resume", self._status):
             raise _not_allowed("resume", self._status)
 
     @workflow.query
@@ -186,7 +187,7 @@ class SequenceWorkflow:
 
 
 def _not_allowed(action: str, status: SequenceStatus) -> ApplicationError:
-    allowed = ["resume"] if status is SequenceStatus.PAUSED else ["pause"]
+    allowed = list(SEQUENCE_ACTIONS[status])
     return ApplicationError(
         f"{action} is not possible for a sequence that is {status.value}",
         {"status_now": status.value, "allowed_actions": allowed},

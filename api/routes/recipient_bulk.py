@@ -15,7 +15,7 @@ from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, not_found
 from api.schemas import BulkItem, BulkRecipientAction, BulkRecipientResult
 from domain import actions
-from domain.statuses import Action, RecipientStatus
+from domain.statuses import Action
 from workflows.models import (
     ActionRequest,
     EditContentRequest,
@@ -55,7 +55,7 @@ async def bulk_action(
             result.not_eligible.append(BulkItem(id=rid, reason="not in this sequence"))
             continue
         situation = situation_of(row, definition, sequence.status == "paused")
-        if _bulk_allowed(action, situation):
+        if actions.bulk_allowed(action, situation):
             eligible.append(rid)
         else:
             result.not_eligible.append(
@@ -116,16 +116,6 @@ async def bulk_action(
     result.applied.sort(key=lambda item: order[item.id])
     result.failed.sort(key=lambda item: order[item.id])
     return result
-
-
-def _bulk_allowed(action: Action, situation: actions.RecipientSituation) -> bool:
-    if action is Action.PAUSE:
-        # The spec narrows bulk pause to In Progress and Error recipients.
-        return situation.status in (
-            RecipientStatus.IN_PROGRESS,
-            RecipientStatus.ERROR,
-        ) and Action.PAUSE in actions.allowed_actions(situation)
-    return action in actions.allowed_actions(situation)
 
 
 def _preview(result: BulkRecipientResult, eligible: list[str]) -> BulkRecipientResult:
