@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import asyncio
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, action_rejected, not_found
 from api.schemas import ContentEdit, SequenceCreate, SequencePage, SequencePublic
+from domain.actions import sequence_allows
 from domain.statuses import SequenceStatus
 from store.accounts import Accounts
 from store.ids import new_id
@@ -128,9 +131,7 @@ async def change_sequence(
         # The barrier first: from here on no delivery of this sequence can be claimed.
         await store.set_sequence_status(sequence_id, "paused")
     try:
-        view = await handle.execute_update(
-            action, ActionRequest(actor=caller.actor), result_type=SequenceView
-        )
+        view = await _update_sequence(handle, action, caller.actor)
     except WorkflowUpdateFailedError as exc:
         # Rejected (say, a concurrent request got there first): the store follows the
         # workflow's truth again, whatever this request's barrier wrote.
@@ -149,6 +150,24 @@ async def change_sequence(
             await store.hold_for_sequence(sequence_id)
         else:
             await store.release_from_sequence(sequence_id)
+
+
+async def _update_sequence(handle: Any, action: str, actor: str) -> SequenceView:
+    """The server aborts an update it had not yet accepted when many race for one workflow
+    (20 concurrent pause/resume requests do): such an update was never applied, so ask again."""
+    for attempt in range(5):
+        try:
+            view: SequenceView = await handle.execute_update(
+                action, ActionRequest(actor=actor), result_type=SequenceView
+            )
+            return view
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.UNAVAILABLE or attempt == 4:
+                raise Problem(
+                    503, "Temporarily unavailable", f"the {action} could not be confirmed; retry"
+                ) from None
+            await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @router.post("/{sequence_id}/pause", response_model=SequencePublic)
@@ -175,8 +194,8 @@ async def bulk_eligibility(
     rows = [await store.get_sequence(caller.workspace, sid) for sid in wanted]
     found = [r for r in rows if r is not None]
     return BulkEligibility(
-        pause=sum(r.status == "active" for r in found),
-        resume=sum(r.status == "paused" for r in found),
+        pause=sum(sequence_allows("pause", SequenceStatus(r.status)) for r in found),
+        resume=sum(sequence_allows("resume", SequenceStatus(r.status)) for r in found),
         not_found=[sid for sid, r in zip(wanted, rows, strict=True) if r is None],
     )
 
@@ -186,10 +205,9 @@ async def bulk_change(
     body: BulkSequenceAction, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> BulkSequenceResult:
     result = BulkSequenceResult(action=body.action, applied=[], not_eligible=[])
-    needed = "active" if body.action == "pause" else "paused"
     for sequence_id in dict.fromkeys(body.sequence_ids):
         row = await store.get_sequence(caller.workspace, sequence_id)
-        if row is None or row.status != needed:
+        if row is None or not sequence_allows(body.action, SequenceStatus(row.status)):
             reason = "not found" if row is None else f"{body.action} not possible when {row.status}"
             result.not_eligible.append(
                 BulkSequenceItem(id=sequence_id, status=row.status if row else None, reason=reason)
