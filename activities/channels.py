@@ -41,6 +41,8 @@ class OutboundMessage:
     headers: dict[str, str]
     # Email only: the one-click unsubscribe link (List-Unsubscribe / List-Unsubscribe-Post).
     unsubscribe_url: str | None = None
+    # Email only: the sequence's sender mailbox ("Name <address>"); the channel's default if None.
+    from_address: str | None = None
 
 
 class Channel(Protocol):
@@ -73,7 +75,7 @@ class SmtpEmailChannel:
     def build(self, message: OutboundMessage) -> EmailMessage:
         """multipart/alternative (text and HTML), with List-Unsubscribe when a URL is given."""
         return build_email(
-            sender=self.sender,
+            sender=message.from_address or self.sender,
             to=message.to,
             subject=message.subject,
             body=message.body,
@@ -89,7 +91,7 @@ class SmtpEmailChannel:
         await client.connect()
         try:
             try:
-                await client.mail(parseaddr(self.sender)[1])
+                await client.mail(parseaddr(message.from_address or self.sender)[1])
                 await client.rcpt(message.to)
             except aiosmtplib.SMTPResponseException as exc:
                 if 500 <= exc.code < 600:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +99,8 @@ class StepDispatcher:
         if claim.claim is not Claim.CLAIMED:
             raise _refusal(claim.claim)
         assert claim.row_id is not None
+        if claim.from_address:
+            message = dataclasses.replace(message, from_address=claim.from_address)
         try:
             provider_id = await self.channels[request.type].send(message)
         except ChannelError as exc:

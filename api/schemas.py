@@ -216,6 +216,11 @@ class EmptyBody(Strict):
     pass
 
 
+class SequenceSettingsEdit(Strict):
+    # Required (null removes the sender): changing it pauses the running recipients.
+    sender_id: str | None
+
+
 class ContentEdit(Strict):
     subject: Short | None = None
     body: Text | None = None

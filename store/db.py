@@ -8,13 +8,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Table,
+    bindparam,
+    case,
+    delete,
+    event,
+    false,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from domain.actions import HELD_BY_SEQUENCE_PAUSE
 from store.ids import new_id
 from store.tables import ContactRow, DeliveryRow, RecipientRow, SequenceRow
+
+
+@dataclass(frozen=True)
+class Projected:
+    """One workflow's state for the recipients list (see project_many)."""
+
+    recipient_id: str
+    version: int
+    status: str
+    current_step: int
+    next_step_at: datetime | None
+    pause_source: str | None
+    error_cause: str | None
 
 
 @dataclass(frozen=True)
@@ -191,12 +216,33 @@ class Store:
             return [(rid, ws) for rid, ws in (await session.execute(query)).all()]
 
     async def set_sequence_definition(self, sequence_id: str, definition: dict[str, Any]) -> None:
+        """Record the sequence workflow's definition, unless a newer version is recorded."""
         async with self.sessions.begin() as session:
-            await session.execute(
-                update(SequenceRow)
-                .where(SequenceRow.id == sequence_id)
-                .values(definition=definition)
+            row = await session.get(SequenceRow, sequence_id, with_for_update=True)
+            if row is not None and definition["version"] >= row.definition.get("version", 1):
+                row.definition = definition
+
+    async def set_sequence_sender(self, sequence_id: str, sender_id: str | None) -> None:
+        """The sender barrier: from here on the ledger holds any claim from another sender."""
+        async with self.sessions.begin() as session:
+            row = await session.get(SequenceRow, sequence_id, with_for_update=True)
+            if row is not None:
+                settings = {**row.definition.get("settings", {}), "sender_id": sender_id}
+                row.definition = {**row.definition, "settings": settings}
+
+    async def hold_for_sender_change(self, sequence_id: str) -> int:
+        """The API's immediate view of a sender change: its running recipients are paused,
+        one by one for a person to resume (one statement)."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(RecipientRow)
+                .where(
+                    RecipientRow.sequence_id == sequence_id,
+                    RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
+                )
+                .values(status="paused", pause_source="recipient")
             )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_sequence_status(self, sequence_id: str, status: str) -> None:
         async with self.sessions.begin() as session:
@@ -316,6 +362,43 @@ class Store:
                 .values(**values)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def project_many(self, projections: Sequence[Projected]) -> None:
+        """Many workflows' states in one executemany statement (a fan-out's page), each only
+        where it is newer than the row, as `project_recipient` does for one."""
+        if not projections:
+            return
+        table = RecipientRow.__table__
+        assert isinstance(table, Table)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("p_id"), table.c.version < bindparam("p_version"))
+            .values(
+                status=bindparam("p_status"),
+                current_step=bindparam("p_step"),
+                next_step_at=bindparam("p_next"),
+                pause_source=bindparam("p_source"),
+                error_cause=bindparam("p_error"),
+                version=bindparam("p_version"),
+                # Anything but paused lifts a person's pause barrier, as in project_recipient.
+                hold=case((bindparam("p_lift", type_=Boolean), false()), else_=table.c.hold),
+            )
+        )
+        params = [
+            {
+                "p_id": p.recipient_id,
+                "p_version": p.version,
+                "p_status": p.status,
+                "p_step": p.current_step,
+                "p_next": p.next_step_at,
+                "p_source": p.pause_source,
+                "p_error": p.error_cause,
+                "p_lift": p.status != "paused",
+            }
+            for p in projections
+        ]
+        async with self.sessions.begin() as session:
+            await session.execute(statement, params)
 
     async def get_recipient(
         self, workspace: str, sequence_id: str, recipient_id: str

@@ -2,15 +2,17 @@
 
 A dispatch claims its row before handing the message to a channel and marks it after. The
 claim is also where the rules that must hold at the moment of sending are checked, in the same
-transaction: the suppression list, the pause barrier (recipient hold or sequence paused) and
-the sender (connected, under its daily cap).
+transaction: the suppression list, the pause barrier (recipient hold, sequence paused, or a
+sender change on its way) and the sender (connected, under its daily cap).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import formataddr
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -49,6 +51,7 @@ class ClaimResult:
     claim: Claim
     row_id: int | None = None
     provider_message_id: str | None = None
+    from_address: str | None = None  # the sender mailbox it goes out from ("Name <address>")
 
 
 class Ledger:
@@ -96,11 +99,16 @@ class Ledger:
             held = await session.scalar(
                 select(RecipientRow.hold).where(RecipientRow.id == out.recipient_id)
             )
-            sequence_status = await session.scalar(
-                select(SequenceRow.status).where(SequenceRow.id == out.sequence_id)
-            )
-            if held or sequence_status == "paused":
+            sequence = (
+                await session.execute(
+                    select(SequenceRow.status, SequenceRow.definition).where(
+                        SequenceRow.id == out.sequence_id
+                    )
+                )
+            ).one_or_none()
+            if held or (sequence is not None and _holds(sequence.status, sequence.definition, out)):
                 return ClaimResult(Claim.HELD)
+            from_address = None
             if out.sender_id is not None:
                 # Take the sender's row lock first (a write lock on SQLite), so two claims
                 # cannot both see the cap as not reached.
@@ -112,6 +120,7 @@ class Ledger:
                 sender = await session.get(SenderRow, out.sender_id)
                 if sender is None or sender.status != "connected":
                     return ClaimResult(Claim.SENDER_DISCONNECTED)
+                from_address = formataddr((sender.name, sender.email))
                 if sender.daily_cap is not None:
                     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
                     sent_today = await session.scalar(
@@ -145,7 +154,7 @@ class Ledger:
                 )
                 session.add(row)
             await session.flush()
-            return ClaimResult(Claim.CLAIMED, row.id)
+            return ClaimResult(Claim.CLAIMED, row.id, from_address=from_address)
 
     async def finish(self, row_id: int, state: str, provider_message_id: str | None = None) -> None:
         """Move a claimed row to sent, failed or released (cancelled before the hand-over)."""
@@ -179,3 +188,10 @@ class Ledger:
 def next_day(now: datetime) -> datetime:
     """When a capped sender may send again (its cap counts per UTC day)."""
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _holds(sequence_status: str, definition: dict[str, Any], out: Outbound) -> bool:
+    """The sequence's barrier: it is paused, or its sender changed and the change (which
+    pauses the recipient) has not reached the workflow yet."""
+    sender_now = definition.get("settings", {}).get("sender_id")
+    return sequence_status == "paused" or sender_now != out.sender_id

@@ -129,6 +129,8 @@ class RecipientState(BaseModel):
     sequence_paused: bool = False
     # A dispatch the pause barrier refused: look again no sooner than this.
     held_until: datetime | None = None
+    # The newest sender change this recipient has seen (SenderChange.version).
+    sender_version: int = 0
     # Per step: how many times a person asked to try it again (the ledger's dispatch key).
     dispatch_rounds: dict[int, int] = {}
     # Inbound event ids already applied, so a redelivered webhook changes nothing.
@@ -273,6 +275,8 @@ class SequenceInput(BaseModel):
     state_at: datetime | None = None
     fanned_out_epoch: int = 0
     content_edits: list[StepContentChange] = Field(default_factory=list)  # not yet fanned out
+    sender_change: SenderChange | None = None  # not yet fanned out (the newest one wins)
+    sender_version: int = 0
 
 
 class SequenceView(BaseModel):
@@ -301,6 +305,24 @@ class StepContentChange(BaseModel):
     content: StepContent
 
 
+class SenderChange(BaseModel):
+    """The sequence's sender changed: recipients send from it from now on, and those that
+    were running when it was acknowledged are paused for a person to look (PRODUCT.md §6)."""
+
+    version: int
+    sender_id: str | None
+    at: datetime  # acknowledged: recipients are paused as of then
+    # Acknowledged while the sequence was paused: its resume is the person's go-ahead, so the
+    # recipients it holds are not paused again one by one.
+    sequence_paused: bool
+    epoch: int  # the sequence pause/resume epoch it was acknowledged after
+
+
+class ChangeSenderRequest(BaseModel):
+    actor: str = SYSTEM
+    sender_id: str | None
+
+
 class EditStepRequest(BaseModel):
     actor: str = SYSTEM
     step: int
@@ -312,3 +334,4 @@ class FanOutRequest(BaseModel):
     sequence_id: str
     change: SequenceStateChange | None = None
     content: StepContentChange | None = None
+    sender: SenderChange | None = None

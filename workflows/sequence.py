@@ -1,7 +1,8 @@
 """SequenceWorkflow: owns a sequence's definition, settings, status and pause history.
 
 Updates: pause, resume (validated: pause only when active, resume only when paused),
-         edit_step (sequence content; reaches recipients that have not reached the step)
+         edit_step (sequence content; reaches recipients that have not reached the step),
+         change_sender (recipients send from the new sender; the running ones are paused)
 Queries: describe
 
 A pause or resume is acknowledged at once with its epoch and moment; the fan-out to the
@@ -24,8 +25,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.statuses import SequenceStatus
     from workflows.models import (
         ActionRequest,
+        ChangeSenderRequest,
         EditStepRequest,
         FanOutRequest,
+        SenderChange,
         SequenceInput,
         SequenceStateChange,
         SequenceView,
@@ -49,6 +52,7 @@ class SequenceWorkflow:
         self._fanned_out = input.fanned_out_epoch
         self._definition = input.definition
         self._content_edits = list(input.content_edits)
+        self._sender_change = input.sender_change
 
     @workflow.run
     async def run(self, input: SequenceInput) -> SequenceView:
@@ -57,13 +61,18 @@ class SequenceWorkflow:
                 lambda: (
                     self._fanned_out < self._epoch
                     or bool(self._content_edits)
+                    or self._sender_change is not None
                     or self._status is SequenceStatus.ARCHIVED
                     or workflow.info().is_continue_as_new_suggested()
                     or workflow.info().get_current_history_length() > HISTORY_LIMIT
                 )
             )
-            if self._fanned_out < self._epoch:
+            if self._sender_change_first():
+                await self._fan_out_sender()
+            elif self._fanned_out < self._epoch:
                 await self._fan_out()
+            elif self._sender_change is not None:
+                await self._fan_out_sender()
             elif self._content_edits:
                 await self._fan_out_content(self._content_edits[0])
                 self._content_edits.pop(0)
@@ -100,16 +109,53 @@ class SequenceWorkflow:
         except ActivityError:
             pass  # cancelled by a newer epoch; the loop fans that one out
 
+    def _sender_change_first(self) -> bool:
+        """A sender change acknowledged before a pause/resume not yet fanned out goes first,
+        so each recipient sees them in the order they were acknowledged."""
+        change = self._sender_change
+        return change is not None and change.epoch <= self._fanned_out
+
+    async def _fan_out_sender(self) -> None:
+        change = self._sender_change
+        assert change is not None
+        await self._fan_out_edit(FanOutRequest(sender=change, **self._target()))
+        if self._sender_change is change:  # a newer change arrived meanwhile: it goes next
+            self._sender_change = None
+
     async def _fan_out_content(self, edit: StepContentChange) -> None:
+        await self._fan_out_edit(FanOutRequest(content=edit, **self._target()))
+
+    def _target(self) -> dict[str, str]:
+        return {"workspace": self._input.workspace, "sequence_id": self._input.sequence_id}
+
+    async def _fan_out_edit(self, request: FanOutRequest) -> None:
         await workflow.execute_activity(
             "fan_out_sequence_state",
-            FanOutRequest(
-                workspace=self._input.workspace, sequence_id=self._input.sequence_id, content=edit
-            ),
+            request,
             start_to_close_timeout=FAN_OUT_TIMEOUT,
             heartbeat_timeout=FAN_OUT_HEARTBEAT,
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
+
+    @workflow.update
+    async def change_sender(self, request: ChangeSenderRequest) -> SequenceView:
+        settings = self._definition.settings
+        if settings.sender_id == request.sender_id:
+            return self.describe()  # nothing changes: no recipient is paused
+        self._definition = self._definition.model_copy(
+            update={
+                "settings": settings.model_copy(update={"sender_id": request.sender_id}),
+                "version": self._definition.version + 1,
+            }
+        )
+        self._sender_change = SenderChange(
+            version=self._definition.version,
+            sender_id=request.sender_id,
+            at=workflow.now(),
+            sequence_paused=self._status is SequenceStatus.PAUSED,
+            epoch=self._epoch,
+        )
+        return self.describe()
 
     @workflow.update
     async def edit_step(self, request: EditStepRequest) -> SequenceView:
@@ -182,6 +228,7 @@ class SequenceWorkflow:
                 "fanned_out_epoch": self._fanned_out,
                 "definition": self._definition,
                 "content_edits": self._content_edits,
+                "sender_change": self._sender_change,
             }
         )
 

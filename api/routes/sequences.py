@@ -1,4 +1,4 @@
-"""Sequences: create, read, list."""
+"""Sequences: create, read, list, pause/resume (one or in bulk), edit content and sender."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, action_rejected, not_found
-from api.schemas import ContentEdit, SequenceCreate, SequencePage, SequencePublic
+from api.schemas import (
+    ContentEdit,
+    SequenceCreate,
+    SequencePage,
+    SequencePublic,
+    SequenceSettingsEdit,
+)
 from domain.actions import sequence_allows
 from domain.statuses import SequenceStatus
 from store.accounts import Accounts
@@ -23,7 +29,9 @@ from workflows.ids import sequence_workflow_id
 from workflows.launch import start_sequence
 from workflows.models import (
     ActionRequest,
+    ChangeSenderRequest,
     EditStepRequest,
+    SequenceDefinition,
     SequenceInput,
     SequenceView,
     StepContent,
@@ -131,7 +139,7 @@ async def change_sequence(
         # The barrier first: from here on no delivery of this sequence can be claimed.
         await store.set_sequence_status(sequence_id, "paused")
     try:
-        view = await _update_sequence(handle, action, caller.actor)
+        view = await _update_sequence(handle, action, ActionRequest(actor=caller.actor))
     except WorkflowUpdateFailedError as exc:
         # Rejected (say, a concurrent request got there first): the store follows the
         # workflow's truth again, whatever this request's barrier wrote.
@@ -152,13 +160,13 @@ async def change_sequence(
             await store.release_from_sequence(sequence_id)
 
 
-async def _update_sequence(handle: Any, action: str, actor: str) -> SequenceView:
+async def _update_sequence(handle: Any, action: str, request: Any) -> SequenceView:
     """The server aborts an update it had not yet accepted when many race for one workflow
     (20 concurrent pause/resume requests do): such an update was never applied, so ask again."""
     for attempt in range(5):
         try:
             view: SequenceView = await handle.execute_update(
-                action, ActionRequest(actor=actor), result_type=SequenceView
+                action, request, result_type=SequenceView
             )
             return view
         except RPCError as exc:
@@ -253,4 +261,43 @@ async def edit_step(
             raise Problem(422, "Invalid request", cause.message) from None
         raise
     await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
+    return await get_sequence(sequence_id, caller, store)
+
+
+@router.patch("/{sequence_id}", response_model=SequencePublic)
+async def edit_settings(
+    sequence_id: str,
+    body: SequenceSettingsEdit,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+) -> SequencePublic:
+    """Change the sequence's sender. Its running recipients (In Progress, Pending Action) are
+    paused, as of the moment the change was acknowledged, for a person to resume: the next
+    message would go out from another mailbox (PRODUCT.md §6)."""
+    row = await store.get_sequence(caller.workspace, sequence_id)
+    if row is None:
+        raise not_found(f"sequence {sequence_id}")
+    if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
+        raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
+    before = SequenceDefinition.model_validate(row.definition).settings.sender_id
+    if body.sender_id == before:
+        return await get_sequence(sequence_id, caller, store)  # nothing changes
+    handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
+    # The barrier first: from here on no message of this sequence leaves from the old sender.
+    await store.set_sequence_sender(sequence_id, body.sender_id)
+    try:
+        view = await _update_sequence(
+            handle,
+            "change_sender",
+            ChangeSenderRequest(actor=caller.actor, sender_id=body.sender_id),
+        )
+    except Problem:
+        truth = await handle.query(SequenceWorkflow.describe)
+        await store.set_sequence_sender(sequence_id, truth.definition.settings.sender_id)
+        raise
+    await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
+    if view.status is SequenceStatus.ACTIVE:
+        # (While paused the sequence holds them; its resume is the person's go-ahead.)
+        await store.hold_for_sender_change(sequence_id)
     return await get_sequence(sequence_id, caller, store)

@@ -86,6 +86,7 @@ async def test_disconnected_sender_errors_and_reconnecting_retries(
     back = await api.http.patch(f"/v1/senders/{sender['id']}", json={"status": "connected"})
     assert back.json()["recipients_retried"] == 1
     await assert_eventually(lambda: _sent_count(smtp, 1))
+    assert smtp.messages[0]["From"] == "Ada's box <ada@acme.com>"  # from the sequence's sender
 
 
 @pytest.fixture

@@ -176,3 +176,68 @@ async def test_sequence_content_edit_reaches_those_who_have_not_reached_the_step
     assert await body_of(past) == "Old two"  # already sent: unchanged
     bad = await dev_api.http.patch(f"/v1/sequences/{sid}/steps/7", json={"body": "x"})
     assert bad.status_code == 422
+
+
+async def sender(api: Api, name: str, email: str) -> str:
+    created = await api.http.post("/v1/senders", json={"name": name, "email": email})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_changing_the_sender_pauses_the_running_ones_and_later_mail_comes_from_it(
+    dev_api: Api, smtp: SmtpSink
+) -> None:
+    old = await sender(dev_api, "Ada Box", "ada@acme.com")
+    new = await sender(dev_api, "Grace Box", "grace@acme.com")
+    steps = [
+        {"type": "email", "delay": "PT0S", "subject": "Hi", "body": "One"},
+        {"type": "email", "delay": "PT4S", "subject": "Again", "body": "Two"},
+    ]
+    sid = (await dev_api.create_sequence(steps=steps, sender_id=old))["id"]
+    ada = await enroll(dev_api, sid, "ada@example.com")
+    bob = await enroll(dev_api, sid, "bob@example.com")
+    for rid in (ada, bob):
+        await until(dev_api, sid, rid, lambda v: v["steps"][0]["state"] == "sent")
+    await dev_api.http.post(f"/v1/sequences/{sid}/recipients/{bob}/pause", json={"note": "mine"})
+    assert smtp.to("ada@example.com")[0]["From"] == "Ada Box <ada@acme.com>"
+
+    unknown = await dev_api.http.patch(f"/v1/sequences/{sid}", json={"sender_id": "snd_nope"})
+    assert unknown.status_code == 422 and "snd_nope" in unknown.json()["detail"]
+    changed = await dev_api.http.patch(f"/v1/sequences/{sid}", json={"sender_id": new})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["sender_id"] == new and changed.json()["status"] == "active"
+    assert changed.json()["counts"] == {"paused": 2}  # shown at once, from the store
+    held = await until(
+        dev_api, sid, ada, lambda v: (v["pause"] or {}).get("reason") == "sender_changed"
+    )
+    assert (held["status"], held["pause"]["source"]) == ("paused", "recipient")
+    assert "sender_changed" in [e["kind"] for e in held["timeline"]]
+    assert (await dev_api.recipient(sid, bob))["pause"]["note"] == "mine"  # his own pause stands
+
+    await asyncio.sleep(5)  # past Ada's due time: nothing goes out until a person resumes her
+    assert len(smtp.to("ada@example.com")) == 1
+    resumed = await dev_api.http.post(f"/v1/sequences/{sid}/recipients/{ada}/resume")
+    assert resumed.status_code == 200, resumed.text
+    await until(dev_api, sid, ada, lambda v: v["status"] == "completed", timeout=15)
+    assert [m["From"] for m in smtp.to("ada@example.com")] == [
+        "Ada Box <ada@acme.com>",
+        "Grace Box <grace@acme.com>",
+    ]
+
+
+async def test_a_sender_change_while_the_sequence_is_paused_is_accepted_by_its_resume(
+    dev_api: Api, smtp: SmtpSink
+) -> None:
+    old = await sender(dev_api, "Ada Box", "ada@acme.com")
+    new = await sender(dev_api, "Grace Box", "grace@acme.com")
+    steps = [{"type": "email", "delay": "PT1S", "subject": "Hi", "body": "One"}]
+    sid = (await dev_api.create_sequence(steps=steps, sender_id=old))["id"]
+    await dev_api.http.post(f"/v1/sequences/{sid}/pause")
+    ada = await enroll(dev_api, sid, "ada@example.com")
+    await until(dev_api, sid, ada, lambda v: v["status"] == "paused")
+    changed = await dev_api.http.patch(f"/v1/sequences/{sid}", json={"sender_id": new})
+    assert changed.json()["counts"] == {"paused": 1}
+    await until(dev_api, sid, ada, lambda v: "sender_changed" in [e["kind"] for e in v["timeline"]])
+    await dev_api.http.post(f"/v1/sequences/{sid}/resume")
+    await until(dev_api, sid, ada, lambda v: v["status"] == "completed")
+    assert [m["From"] for m in smtp.to("ada@example.com")] == ["Grace Box <grace@acme.com>"]

@@ -74,6 +74,7 @@ async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
     ledger, out = await setup(db)
     accounts = Accounts(db)
     sender = await accounts.create_sender("acme", "Ada's mailbox", "ada@acme.test", daily_cap=1)
+    await db.set_sequence_sender("seq_1", sender.id)
     out = Outbound(**{**out.__dict__, "sender_id": sender.id})
     await accounts.update_sender(sender.id, status="disconnected")
     assert (await ledger.claim(out)).claim is Claim.SENDER_DISCONNECTED
@@ -81,6 +82,25 @@ async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
     assert (await ledger.claim(out)).claim is Claim.CLAIMED
     second = Outbound(**{**out.__dict__, "step": 1})
     assert (await ledger.claim(second)).claim is Claim.SENDER_CAPPED
+
+
+async def test_a_sender_change_holds_claims_from_the_old_sender(db: Store) -> None:
+    ledger, out = await setup(db)
+    new = await Accounts(db).create_sender("acme", "Grace's mailbox", "grace@acme.test", None)
+    await db.set_sequence_sender("seq_1", new.id)
+    # The recipient still carries the old sender: the change (and its pause) is on its way.
+    assert (await ledger.claim(out)).claim is Claim.HELD
+    assert (await ledger.claim(Outbound(**{**out.__dict__, "sender_id": new.id}))).claim is (
+        Claim.CLAIMED
+    )
+
+
+async def test_an_older_definition_does_not_overwrite_a_newer_one(db: Store) -> None:
+    await db.create_sequence("acme", "seq_2", "S", {"name": "S", "steps": [], "version": 1})
+    await db.set_sequence_definition("seq_2", {"name": "S", "steps": [], "version": 3})
+    await db.set_sequence_definition("seq_2", {"name": "old", "steps": [], "version": 2})
+    row = await db.get_sequence("acme", "seq_2")
+    assert row is not None and row.definition["version"] == 3
 
 
 async def test_a_step_sent_under_one_key_is_not_sent_under_another(db: Store) -> None:

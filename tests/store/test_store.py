@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from store.db import NewContact, Store
+from store.db import NewContact, Projected, Store
 
 
 async def seeded(db: Store, n: int = 3) -> list[str]:
@@ -49,6 +49,33 @@ async def test_projection_keeps_only_the_newest_version(db: Store) -> None:
     row = await db.get_recipient("acme", "seq_1", rid)
     assert row is not None and row.status == "in_progress" and row.version == 5
     assert row.next_step_at is not None and row.next_step_at.replace(tzinfo=UTC) == due
+
+
+async def test_a_fan_out_page_is_projected_in_one_statement_newest_version_only(
+    db: Store,
+) -> None:
+    first, second, third = await seeded(db, 3)
+    kwargs = {"current_step": 1, "next_step_at": None, "pause_source": None}
+    await db.project_recipient(second, status="in_progress", version=9, **kwargs)
+    await db.set_hold(third, True)  # a person's pause on its way: the barrier is up
+    due = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    await db.project_many(
+        [
+            Projected(first, 4, "paused", 1, None, "sequence", None),
+            Projected(second, 5, "paused", 1, None, "sequence", None),  # older than its row
+            Projected(third, 4, "in_progress", 1, due, None, None),  # resumed: barrier lifts
+        ]
+    )
+    rows = {r.id: r for r in await db.get_recipients("acme", "seq_1", [first, second, third])}
+    assert (rows[first].status, rows[first].pause_source, rows[first].version) == (
+        "paused",
+        "sequence",
+        4,
+    )
+    assert (rows[second].status, rows[second].version) == ("in_progress", 9)
+    assert (rows[third].status, rows[third].hold) == ("in_progress", False)
+    assert rows[third].next_step_at is not None
+    assert rows[third].next_step_at.replace(tzinfo=UTC) == due
 
 
 async def test_list_filters_by_status_and_pages_by_keyset(db: Store) -> None:
