@@ -22,7 +22,7 @@ from activities.channels import Channel, ChannelError, OutboundMessage, check_ph
 from domain.statuses import StepType
 from domain.templates import TemplateProblem, render
 from domain.unsubscribe import make_token, unsubscribe_url
-from store.ledger import Claim, Ledger, Outbound, next_day
+from store.ledger import Claim, ClaimResult, Ledger, Outbound, next_day
 from workflows.models import DispatchRequest, DispatchResult
 
 HEARTBEAT_EVERY = 0.5  # seconds; the workflow's heartbeat timeout is 2 s
@@ -97,7 +97,7 @@ class StepDispatcher:
                 message_id=message.message_id, sent_at=datetime.now(UTC), already_sent=True
             )
         if claim.claim is not Claim.CLAIMED:
-            raise _refusal(claim.claim)
+            raise _refusal(claim)
         assert claim.row_id is not None
         if claim.from_address:
             message = dataclasses.replace(message, from_address=claim.from_address)
@@ -165,15 +165,22 @@ def _business_error(cause: str, detail: str) -> ApplicationError:
     return ApplicationError(detail, type=cause, non_retryable=True)
 
 
-def _refusal(claim: Claim) -> ApplicationError:
+def _refusal(claim: ClaimResult) -> ApplicationError:
     now = activity.info().current_attempt_scheduled_time
-    if claim is Claim.UNCERTAIN:
+    if claim.claim is Claim.IN_PROGRESS:
+        # Retryable: the next attempt sees whether the earlier one sent it or gave it back.
+        return ApplicationError(
+            "an earlier attempt is still handing this message over",
+            type="claim_in_progress",
+            next_retry_delay=claim.retry_after,
+        )
+    if claim.claim is Claim.UNCERTAIN:
         return _business_error(
             "delivery_uncertain", "an earlier attempt stopped mid-send; it may have gone out"
         )
-    if claim is Claim.SENDER_DISCONNECTED:
+    if claim.claim is Claim.SENDER_DISCONNECTED:
         return _business_error("sender_disconnected", "the sequence's sender is disconnected")
-    if claim is Claim.SENDER_CAPPED:
+    if claim.claim is Claim.SENDER_CAPPED:
         return ApplicationError(
             "the sender reached its daily cap",
             next_day(now).isoformat(),
@@ -181,4 +188,4 @@ def _refusal(claim: Claim) -> ApplicationError:
             non_retryable=True,
         )
     # HELD (a pause is on its way) and SUPPRESSED: the workflow decides what they mean.
-    return ApplicationError(claim.value, type=claim.value, non_retryable=True)
+    return ApplicationError(claim.claim.value, type=claim.claim.value, non_retryable=True)

@@ -19,11 +19,15 @@ from sqlalchemy import func, select, update
 from store.db import Store
 from store.tables import DeliveryRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
 
+# Longer than a channel's hand-over can take once cancelled (the SMTP and HTTP timeouts, 30 s).
+HAND_OVER_GRACE = timedelta(seconds=45)
+
 
 class Claim(StrEnum):
     CLAIMED = "claimed"  # go ahead and send
     ALREADY_SENT = "already_sent"  # a previous attempt sent it: do not send again
     UNCERTAIN = "uncertain"  # a previous attempt died mid-send: a person must check
+    IN_PROGRESS = "in_progress"  # a previous attempt may still be handing it over: look later
     SUPPRESSED = "suppressed"  # the address is on the suppression list
     HELD = "held"  # a pause was recorded: the pause is on its way to the workflow
     SENDER_DISCONNECTED = "sender_disconnected"
@@ -52,6 +56,7 @@ class ClaimResult:
     row_id: int | None = None
     provider_message_id: str | None = None
     from_address: str | None = None  # the sender mailbox it goes out from ("Name <address>")
+    retry_after: timedelta | None = None  # IN_PROGRESS: when the earlier attempt must be done
 
 
 class Ledger:
@@ -85,6 +90,14 @@ class Ledger:
                 return ClaimResult(
                     Claim.ALREADY_SENT, sent_before.id, sent_before.provider_message_id
                 )
+            if existing is not None and existing.state == "claimed":
+                # An attempt that timed out on a busy worker is still running: it will finish
+                # its hand-over (sent) or give it back (released) within the grace. Only a
+                # claim older than that belongs to an attempt that died.
+                claimed_at = existing.claimed_at.replace(tzinfo=existing.claimed_at.tzinfo or UTC)
+                if now - claimed_at < HAND_OVER_GRACE:
+                    wait = claimed_at + HAND_OVER_GRACE - now
+                    return ClaimResult(Claim.IN_PROGRESS, existing.id, retry_after=wait)
             if existing is not None and existing.state in ("claimed", "uncertain"):
                 # A claim nobody finished: the attempt died somewhere around the hand-over.
                 existing.state = "uncertain"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -143,7 +143,8 @@ async def test_an_unfinished_claim_is_flagged_uncertain_until_a_person_retries(
     harness: Harness, store: Store, smtp: SmtpSink
 ) -> None:
     rid = await recipient_row(store)
-    await Ledger(store).claim(outbound(rid))  # an attempt that died mid-send
+    # An attempt that died mid-send five minutes ago (long past the hand-over grace).
+    await Ledger(store).claim(outbound(rid), now=datetime.now(UTC) - timedelta(minutes=5))
     handle = await harness.start(sequence(step("email", timedelta(0))), recipient_id=rid)
     failed = await harness.until(handle, lambda v: v.status is RecipientStatus.ERROR)
     assert failed.error and failed.error.cause == "delivery_uncertain"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from store.accounts import Accounts
 from store.db import NewContact, Store
 from store.ledger import Claim, Ledger, Outbound
@@ -40,8 +42,12 @@ async def test_a_sent_row_is_never_sent_again(db: Store) -> None:
 
 async def test_an_unfinished_claim_is_uncertain_not_guessed(db: Store) -> None:
     ledger, out = await setup(db)
-    await ledger.claim(out)  # the attempt dies here (kill -9)
-    assert (await ledger.claim(out)).claim is Claim.UNCERTAIN
+    t0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    await ledger.claim(out, now=t0)  # the attempt dies here (kill -9)
+    # Within the grace the earlier attempt may still be finishing: not a verdict yet.
+    early = await ledger.claim(out, now=t0 + timedelta(seconds=10))
+    assert (early.claim, early.retry_after) == (Claim.IN_PROGRESS, timedelta(seconds=35))
+    assert (await ledger.claim(out, now=t0 + timedelta(seconds=46))).claim is Claim.UNCERTAIN
     assert [r.state for r in await ledger.rows_for(out.recipient_id)] == ["uncertain"]
     # A person checked and retried: a new dispatch key may be claimed.
     fresh = await ledger.claim(Outbound(**{**out.__dict__, "dispatch_key": "1"}))
