@@ -74,7 +74,7 @@ class StepDispatcher:
     async def _claim_and_send(
         self, request: DispatchRequest, message: OutboundMessage
     ) -> DispatchResult:
-        claim = await self.ledger.claim(
+        claim = await self._claim(
             Outbound(
                 workspace=request.workspace,
                 sequence_id=request.sequence_id,
@@ -119,6 +119,19 @@ class StepDispatcher:
         await asyncio.shield(self.ledger.finish(claim.row_id, "sent", provider_id))
         activity.logger.info("step %s sent as %s", request.step, provider_id)
         return DispatchResult(message_id=message.message_id, sent_at=datetime.now(UTC))
+
+    async def _claim(self, out: Outbound, now: datetime) -> ClaimResult:
+        """Claim, and if we are cancelled meanwhile (a timed-out attempt on a busy worker),
+        let the claim finish and give it back: a claim nobody owns would turn the retry's
+        verdict into "uncertain" for a message that never left."""
+        task = asyncio.ensure_future(self.ledger.claim(out, now=now))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            claim = await task
+            if claim.claim is Claim.CLAIMED and claim.row_id is not None:
+                await self.ledger.finish(claim.row_id, "released")
+            raise
 
     def prepare(self, request: DispatchRequest) -> OutboundMessage:
         contact = request.contact
