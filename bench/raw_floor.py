@@ -1,8 +1,9 @@
 """The raw floor for `bench.sequence_pause`: the least a workflow can do with a start and a signal.
 
-`FlagWorkflow` waits on one long timer; its `flag` signal sets a flag and shows it in the same
-search attribute the recipients use (SeqflowStatus), so the bench counts "applied" for both the
-same way, through the dev server's visibility. Its worker runs as a subprocess, like ours:
+`FlagWorkflow` waits on one long timer; its `set_flag` signal (or `flag_update` update) sets a
+flag and shows it in the same search attribute the recipients use (SeqflowStatus), so the bench
+counts "applied" for both the same way, through the dev server's visibility. Its worker runs
+as a subprocess, like ours:
 `python -m bench.raw_floor --address 127.0.0.1:7233 --task-queue raw --cache 2000`.
 """
 
@@ -41,6 +42,12 @@ class FlagWorkflow:
     def set_flag(self, value: bool) -> None:
         self.flag = value
         workflow.upsert_search_attributes([STATUS_KEY.value_set(FLAGGED if value else WAITING)])
+
+    @workflow.update
+    def flag_update(self, value: bool) -> bool:
+        """The same as `set_flag`, reached the way our fan-out reaches recipients."""
+        self.set_flag(value)
+        return self.flag
 
 
 async def serve(address: str, task_queue: str, cache: int) -> None:
