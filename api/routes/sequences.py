@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -292,9 +293,12 @@ async def edit_settings(
             "change_sender",
             ChangeSenderRequest(actor=caller.actor, sender_id=body.sender_id),
         )
-    except Problem:
-        truth = await handle.query(SequenceWorkflow.describe)
-        await store.set_sequence_sender(sequence_id, truth.definition.settings.sender_id)
+    except Exception:
+        # Not acknowledged: the barrier goes back to the workflow's truth (the old sender,
+        # unless a concurrent change got there first).
+        with contextlib.suppress(RPCError):
+            truth = await handle.query(SequenceWorkflow.describe)
+            await store.set_sequence_sender(sequence_id, truth.definition.settings.sender_id)
         raise
     await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
     if view.status is SequenceStatus.ACTIVE:

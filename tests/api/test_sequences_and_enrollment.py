@@ -107,3 +107,19 @@ async def test_invalid_email_is_422_and_enrolls_nobody(api: Api) -> None:
     assert response.json()["errors"][0]["field"] == "recipients.1.email"
     listed = await api.http.get(f"/v1/sequences/{sequence['id']}/recipients")
     assert listed.json()["items"] == []
+
+
+async def test_sender_edit_rejects_bad_input_and_a_same_sender_changes_nothing(api: Api) -> None:
+    sequence = await api.create_sequence()
+    sid = sequence["id"]
+    [ada] = await api.enroll(sid, "ada@example.com")
+    for body, words in (({}, "sender_id"), ({"sender_id": None, "name": "x"}, "name")):
+        bad = await api.http.patch(f"/v1/sequences/{sid}", json=body)
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert words in bad.json()["detail"]
+    missing = await api.http.patch("/v1/sequences/seq_nope", json={"sender_id": None})
+    assert missing.status_code == 404
+    same = await api.http.patch(f"/v1/sequences/{sid}", json={"sender_id": None})
+    assert same.status_code == 200 and same.json()["sender_id"] is None
+    assert (await api.recipient(sid, ada["id"]))["status"] == "in_progress"  # not paused
