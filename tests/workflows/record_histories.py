@@ -1,7 +1,8 @@
 """Record recipient histories for the replay test: `python -m tests.workflows.record_histories`.
 
-Run it when a deliberate, patched() workflow change needs new reference histories; keep the
-old files too, since recipients started before the change are still running in production.
+Run it when a deliberate, patched() workflow change needs new reference histories. Files that
+exist are kept as they are (recipients started before the change are still running in
+production); delete one to record it again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from tests.conftest import (
 )
 from tests.workflows.harness import Harness, sequence, step
 from workflows.client import DATA_CONVERTER
-from workflows.models import EditContentRequest, InboundEvent, StepContent
+from workflows.models import (
+    EditContentRequest,
+    InboundEvent,
+    SenderChange,
+    SequenceStateChange,
+    StepContent,
+    StepContentChange,
+)
 from workflows.recipient import RecipientWorkflow
 
 OUT = Path(__file__).parent / "histories"
@@ -85,13 +93,37 @@ async def record() -> None:
                 history_event_limit=40,
             )
             await c.result()
-            for name, handle in (("pause_resume_skip_task", a), ("error_edit_reply", b)):
-                history = await handle.fetch_history()
-                (OUT / f"{name}.json").write_text(history.to_json())
-            first = env.client.get_workflow_handle(c.id, run_id=c.first_execution_run_id)
-            (OUT / "continue_as_new_first_run.json").write_text(
-                (await first.fetch_history()).to_json()
+            # 4. the sequence's changes: pause/resume by the fan-out's update, content, sender
+            d = await h.start(sequence(step("email", timedelta(0)), step("email", 4 * DAY)))
+            await h.until(d, lambda v: v.steps[0].state == "sent")
+            await h.advance(DAY)
+            now = await h.now()
+            for epoch, paused in ((1, True), (2, False)):
+                change = SequenceStateChange(epoch=epoch, paused=paused, at=now)
+                await d.execute_update(RecipientWorkflow.apply_sequence_state, change)
+            content = StepContentChange(version=2, step=1, content=StepContent(body="New"))
+            await d.signal(RecipientWorkflow.sequence_content, content)
+            sender = SenderChange(
+                version=3, sender_id="snd_gone", at=now, sequence_paused=False, epoch=2
             )
+            await d.signal(RecipientWorkflow.sequence_sender, sender)
+            await h.until(d, lambda v: v.status.value == "paused")
+            await h.resume(d)
+            await h.advance(3 * DAY)  # due: the new sender does not exist, so it errs
+            await h.until(d, lambda v: v.status.value == "error")
+            await d.terminate("recorded")
+            histories = {
+                "pause_resume_skip_task": a,
+                "error_edit_reply": b,
+                "continue_as_new_first_run": env.client.get_workflow_handle(
+                    c.id, run_id=c.first_execution_run_id
+                ),
+                "sequence_changes": d,
+            }
+            for name, handle in histories.items():
+                path = OUT / f"{name}.json"
+                if not path.exists():
+                    path.write_text((await handle.fetch_history()).to_json())
         await store.close()
     controller.stop()
     await env.shutdown()
