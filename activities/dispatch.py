@@ -89,8 +89,10 @@ class StepDispatcher:
                 sender_id=request.sender_id,
                 email=request.contact.email,
             ),
-            # The server's clock (the workflow's, under a time-skipping test server too).
-            now=activity.info().current_attempt_scheduled_time,
+            # The moment of the claim: the server's clock when it is ahead of ours (a
+            # time-skipping test server), otherwise ours (an attempt can start long after it
+            # was scheduled, and the hand-over grace counts from the real claim).
+            now=max(activity.info().current_attempt_scheduled_time, datetime.now(UTC)),
         )
         if claim.claim is Claim.ALREADY_SENT:
             return DispatchResult(
@@ -190,6 +192,13 @@ def _refusal(claim: ClaimResult) -> ApplicationError:
     if claim.claim is Claim.UNCERTAIN:
         return _business_error(
             "delivery_uncertain", "an earlier attempt stopped mid-send; it may have gone out"
+        )
+    if claim.claim is Claim.SENDER_CHANGED:
+        return ApplicationError(
+            "the sequence's sender changed",
+            claim.sender_id,
+            type="sender_changed",
+            non_retryable=True,
         )
     if claim.claim is Claim.SENDER_DISCONNECTED:
         return _business_error("sender_disconnected", "the sequence's sender is disconnected")

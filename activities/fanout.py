@@ -14,10 +14,11 @@ for its result): the worker's CPU is what bounds a large fan-out on a small mach
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from store.db import Projected, Store
 from workflows.ids import recipient_workflow_id
@@ -25,6 +26,7 @@ from workflows.models import FanOutRequest, RecipientProjection
 
 PAGE = 100
 CONCURRENCY = 24
+TRIES = 4  # per recipient within an attempt, for errors that are not "it has ended"
 
 
 class SequenceFanOut:
@@ -38,28 +40,36 @@ class SequenceFanOut:
         cursor: str = details[0] if details else ""
         reached = int(details[1]) if len(details) > 1 else 0
         gate = asyncio.Semaphore(CONCURRENCY)
+        if request.change is not None:
+            # Recorded before any write of ours, so an older change's bulk statement (the API
+            # answering it) cannot land after them.
+            change = request.change
+            status = "paused" if change.paused else "active"
+            await self.store.set_sequence_state(
+                request.sequence_id, status, change.epoch, change.at
+            )
 
         async def reach(recipient_id: str) -> RecipientProjection | None:
             handle = self.client.get_workflow_handle(
                 recipient_workflow_id(request.workspace, request.sequence_id, recipient_id)
             )
             async with gate:
-                # Keep the heartbeat alive within a page (a slow server must not look like a
-                # dead worker); the details stay the last page fully done.
-                activity.heartbeat(cursor, reached)
-                try:
-                    if request.change is not None:
-                        return await handle.execute_update(
-                            "apply_sequence_state",
-                            request.change,
-                            result_type=RecipientProjection,
-                        )
-                    if request.content is not None:
-                        await handle.signal("sequence_content", request.content)
-                    if request.sender is not None:
-                        await handle.signal("sequence_sender", request.sender)
-                except (RPCError, WorkflowUpdateFailedError):
-                    pass  # ended or deleted: nothing left to hold or release
+                for attempt in range(TRIES):
+                    # Keep the heartbeat alive within a page (a slow server must not look like
+                    # a dead worker); the details stay the last page fully done.
+                    activity.heartbeat(cursor, reached)
+                    try:
+                        return await _deliver(handle, request)
+                    except RPCError as exc:
+                        if exc.status is RPCStatusCode.NOT_FOUND:
+                            return None  # ended or deleted: nothing left to hold or release
+                        if attempt == TRIES - 1:
+                            raise  # the attempt fails; its retry starts again at this page
+                        await asyncio.sleep(0.2 * 2**attempt)  # aborted, overloaded: again
+                    except WorkflowUpdateFailedError as exc:
+                        # Its handler failed: one recipient must not stall the others.
+                        activity.logger.warning("recipient %s: %s", recipient_id, exc.cause)
+                        return None
                 return None
 
         while True:
@@ -70,6 +80,23 @@ class SequenceFanOut:
             await self.store.project_many([_projected(a) for a in answers if a is not None])
             cursor, reached = page[-1][0], reached + len(page)
             activity.heartbeat(cursor, reached)
+
+
+async def _deliver(
+    handle: WorkflowHandle[Any, Any], request: FanOutRequest
+) -> RecipientProjection | None:
+    """One recipient: a pause/resume as an update (idempotent by epoch: a repeat answers
+    with the current projection), edits as signals (idempotent by version)."""
+    if request.change is not None:
+        projection: RecipientProjection | None = await handle.execute_update(
+            "apply_sequence_state", request.change, result_type=RecipientProjection
+        )
+        return projection
+    if request.content is not None:
+        await handle.signal("sequence_content", request.content)
+    if request.sender is not None:
+        await handle.signal("sequence_sender", request.sender)
+    return None
 
 
 def _projected(p: RecipientProjection) -> Projected:

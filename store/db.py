@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from domain.actions import HELD_BY_SEQUENCE_PAUSE
 from store.ids import new_id
@@ -175,20 +176,22 @@ class Store:
             row = await session.get(SequenceRow, sequence_id)
             return (row.status, row.epoch, row.state_at) if row else None
 
-    async def hold_for_sequence(self, sequence_id: str) -> int:
-        """The API's immediate view of a sequence pause: one statement for every recipient."""
+    async def hold_for_sequence(self, sequence_id: str, epoch: int) -> int:
+        """The API's immediate view of a sequence pause: one statement for every recipient,
+        unless a newer change is recorded (its fan-out may be writing already)."""
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(RecipientRow)
                 .where(
                     RecipientRow.sequence_id == sequence_id,
                     RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
+                    _still_epoch(sequence_id, epoch),
                 )
                 .values(status="paused", pause_source="sequence")
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def release_from_sequence(self, sequence_id: str) -> int:
+    async def release_from_sequence(self, sequence_id: str, epoch: int) -> int:
         """Provisional: the workflows project whether each was In Progress or Pending Action."""
         async with self.sessions.begin() as session:
             result = await session.execute(
@@ -197,6 +200,7 @@ class Store:
                     RecipientRow.sequence_id == sequence_id,
                     RecipientRow.status == "paused",
                     RecipientRow.pause_source == "sequence",
+                    _still_epoch(sequence_id, epoch),
                 )
                 .values(status="in_progress", pause_source=None)
             )
@@ -464,3 +468,10 @@ class Store:
 
 
 __all__ = ["Enrolled", "IntegrityError", "NewContact", "Page", "Rejected", "Store"]
+
+
+def _still_epoch(sequence_id: str, epoch: int) -> ColumnElement[bool]:
+    """In the same statement: the sequence's recorded pause/resume is still `epoch`. A fan-out
+    records its epoch before it writes, so an older bulk statement can never land after it."""
+    recorded = select(SequenceRow.epoch).where(SequenceRow.id == sequence_id).scalar_subquery()
+    return recorded == epoch

@@ -2,8 +2,9 @@
 
 A dispatch claims its row before handing the message to a channel and marks it after. The
 claim is also where the rules that must hold at the moment of sending are checked, in the same
-transaction: the suppression list, the pause barrier (recipient hold, sequence paused, or a
-sender change on its way) and the sender (connected, under its daily cap).
+transaction: the suppression list, the pause barrier (recipient hold or sequence paused), the
+sequence's current sender (a change refuses the old one) and the sender's state (connected,
+under its daily cap).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -30,6 +30,7 @@ class Claim(StrEnum):
     IN_PROGRESS = "in_progress"  # a previous attempt may still be handing it over: look later
     SUPPRESSED = "suppressed"  # the address is on the suppression list
     HELD = "held"  # a pause was recorded: the pause is on its way to the workflow
+    SENDER_CHANGED = "sender_changed"  # the sequence sends from another sender now
     SENDER_DISCONNECTED = "sender_disconnected"
     SENDER_CAPPED = "sender_capped"  # the sender's daily cap is reached: try tomorrow
 
@@ -57,6 +58,7 @@ class ClaimResult:
     provider_message_id: str | None = None
     from_address: str | None = None  # the sender mailbox it goes out from ("Name <address>")
     retry_after: timedelta | None = None  # IN_PROGRESS: when the earlier attempt must be done
+    sender_id: str | None = None  # SENDER_CHANGED: the sequence's sender now
 
 
 class Ledger:
@@ -119,8 +121,17 @@ class Ledger:
                     )
                 )
             ).one_or_none()
-            if held or (sequence is not None and _holds(sequence.status, sequence.definition, out)):
+            if held or (sequence is not None and sequence.status == "paused"):
                 return ClaimResult(Claim.HELD)
+            sender_now = (
+                sequence.definition.get("settings", {}).get("sender_id")
+                if sequence is not None
+                else out.sender_id
+            )
+            if sender_now != out.sender_id:
+                # Never from the old sender once the change is recorded, whether or not its
+                # fan-out has reached this recipient yet.
+                return ClaimResult(Claim.SENDER_CHANGED, sender_id=sender_now)
             from_address = None
             if out.sender_id is not None:
                 # Take the sender's row lock first (a write lock on SQLite), so two claims
@@ -201,10 +212,3 @@ class Ledger:
 def next_day(now: datetime) -> datetime:
     """When a capped sender may send again (its cap counts per UTC day)."""
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _holds(sequence_status: str, definition: dict[str, Any], out: Outbound) -> bool:
-    """The sequence's barrier: it is paused, or its sender changed and the change (which
-    pauses the recipient) has not reached the workflow yet."""
-    sender_now = definition.get("settings", {}).get("sender_id")
-    return sequence_status == "paused" or sender_now != out.sender_id

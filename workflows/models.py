@@ -275,8 +275,8 @@ class SequenceInput(BaseModel):
     state_at: datetime | None = None
     fanned_out_epoch: int = 0
     content_edits: list[StepContentChange] = Field(default_factory=list)  # not yet fanned out
-    sender_change: SenderChange | None = None  # not yet fanned out (the newest one wins)
-    sender_version: int = 0
+    # Not yet fanned out, in acknowledgement order: each says whether the sequence was paused.
+    sender_changes: list[SenderChange] = Field(default_factory=list)
 
 
 class SequenceView(BaseModel):

@@ -77,7 +77,7 @@ HELD_RECHECK = timedelta(minutes=1)
 PROJECTION_RECHECK = timedelta(seconds=30)
 FINAL_PROJECTION_TRIES = 20
 # Ledger refusals that mean "not now" rather than "this step failed".
-_NOT_SENT_YET = {"held", "suppressed", "sender_capped"}
+_NOT_SENT_YET = {"held", "suppressed", "sender_capped", "sender_changed"}
 PROJECTION_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=5))
 
 # What a person should do about each failure cause (PRODUCT.md §6).
@@ -322,6 +322,12 @@ class RecipientWorkflow:
             self._set_status(S.UNSUBSCRIBED)
             self._clear_schedule()
             self._record("suppressed", step=index)
+        elif kind == "sender_changed":
+            # The sequence's sender changed and its fan-out has not reached us (we may have
+            # started after it passed): take the new sender, and pause for a person as the
+            # change would have.
+            self._adopt_sender(cause.details[0] if cause.details else None)
+            self._enter_pause(PauseRequest(actor=SYSTEM, reason="sender_changed"), now)
         elif kind == "sender_capped":
             # Never sooner than the recheck interval: a clock skew must not become a busy loop.
             st.due_at = max(datetime.fromisoformat(cause.details[0]), now + HELD_RECHECK)
@@ -391,7 +397,15 @@ class RecipientWorkflow:
     async def _pause(self, request: PauseRequest, at: datetime | None = None) -> str | None:
         """Pause now, or as of an acknowledged moment `at` (a change that reached us late)."""
         st = self._state
-        now = at or self._now()
+        self._enter_pause(request, at or self._now())
+        async with self._dispatch_halted() as in_flight:
+            if in_flight == "cancelled" and st.pause:
+                st.pause.resume_to = S.IN_PROGRESS  # the interrupted step is attempted again
+                st.remaining = timedelta(0)
+        return in_flight
+
+    def _enter_pause(self, request: PauseRequest, now: datetime) -> None:
+        st = self._state
         resume_to = S.IN_PROGRESS if st.status is S.IN_PROGRESS else st.status
         st.remaining = timing.remaining_delay(st.due_at, now) if st.due_at else None
         st.pause = PauseInfo(
@@ -412,11 +426,6 @@ class RecipientWorkflow:
             note=request.note,
             until=request.until.isoformat() if request.until else None,
         )
-        async with self._dispatch_halted() as in_flight:
-            if in_flight == "cancelled" and st.pause:
-                st.pause.resume_to = S.IN_PROGRESS  # the interrupted step is attempted again
-                st.remaining = timedelta(0)
-        return in_flight
 
     @pause.validator
     def _validate_pause(self, request: PauseRequest) -> None:
@@ -643,7 +652,7 @@ class RecipientWorkflow:
         await self._sync()
 
     @workflow.update
-    async def apply_sequence_state(self, change: SequenceStateChange) -> RecipientProjection:
+    async def apply_sequence_state(self, change: SequenceStateChange) -> RecipientProjection | None:
         """The fan-out's way in: apply the change and hand back our projection, which the
         fan-out writes with its whole page in one statement (no local activity per recipient:
         that halves the worker's work per recipient, the bottleneck of a large fan-out)."""
@@ -682,13 +691,15 @@ class RecipientWorkflow:
         if change.version <= st.sender_version:
             return
         st.sender_version = change.version
-        settings = self._definition.settings
-        if settings.sender_id == change.sender_id:
+        if self._definition.settings.sender_id == change.sender_id:
+            # Enrolled with it already, or adopted at the ledger's barrier: nothing changes,
+            # but project again (the API's bulk statement may have shown us paused).
+            self._bump()
+            await self._sync()
             return
         # As of the acknowledged moment, but never before what last happened to us.
         at = max(change.at, st.timeline[-1].at)
-        self._definition.settings = settings.model_copy(update={"sender_id": change.sender_id})
-        self._record("sender_changed", SYSTEM, sender_id=change.sender_id)
+        self._adopt_sender(change.sender_id)
         if change.sequence_paused or self._ended():
             return  # held by the paused sequence: its resume is the go-ahead
         pause = PauseRequest(actor=SYSTEM, reason="sender_changed")
@@ -703,6 +714,11 @@ class RecipientWorkflow:
             self._record("paused", SYSTEM, source="recipient", reason="sender_changed")
         self._bump()
         await self._sync()
+
+    def _adopt_sender(self, sender_id: str | None) -> None:
+        settings = self._definition.settings
+        self._definition.settings = settings.model_copy(update={"sender_id": sender_id})
+        self._record("sender_changed", SYSTEM, sender_id=sender_id)
 
     def _running(self) -> bool:
         """Would go on sending: what a sequence pause or a sender change holds."""
@@ -933,11 +949,15 @@ class RecipientWorkflow:
             self._projected_version = max(self._projected_version, version)
             self._projection_stale = False
 
-    def _handed_projection(self) -> RecipientProjection:
-        """Show the newest state and hand its projection to a caller that writes it."""
+    def _handed_projection(self) -> RecipientProjection | None:
+        """Show the newest state and hand its projection to a caller that writes it (None once
+        ending: the final projection, with the kept view, is ours to write)."""
         st = self._state
+        if self._final:
+            return None
         next_at = self._show() if self._projected_version < st.version else self._next_step_at()
         self._projected_version = max(self._projected_version, st.version)
+        self._projection_stale = False
         return self._projection(st.version, next_at)
 
     def _show(self) -> datetime | None:

@@ -52,7 +52,7 @@ class SequenceWorkflow:
         self._fanned_out = input.fanned_out_epoch
         self._definition = input.definition
         self._content_edits = list(input.content_edits)
-        self._sender_change = input.sender_change
+        self._sender_changes = list(input.sender_changes)
 
     @workflow.run
     async def run(self, input: SequenceInput) -> SequenceView:
@@ -61,7 +61,7 @@ class SequenceWorkflow:
                 lambda: (
                     self._fanned_out < self._epoch
                     or bool(self._content_edits)
-                    or self._sender_change is not None
+                    or bool(self._sender_changes)
                     or self._status is SequenceStatus.ARCHIVED
                     or workflow.info().is_continue_as_new_suggested()
                     or workflow.info().get_current_history_length() > HISTORY_LIMIT
@@ -71,7 +71,7 @@ class SequenceWorkflow:
                 await self._fan_out_sender()
             elif self._fanned_out < self._epoch:
                 await self._fan_out()
-            elif self._sender_change is not None:
+            elif self._sender_changes:
                 await self._fan_out_sender()
             elif self._content_edits:
                 await self._fan_out_content(self._content_edits[0])
@@ -112,15 +112,11 @@ class SequenceWorkflow:
     def _sender_change_first(self) -> bool:
         """A sender change acknowledged before a pause/resume not yet fanned out goes first,
         so each recipient sees them in the order they were acknowledged."""
-        change = self._sender_change
-        return change is not None and change.epoch <= self._fanned_out
+        return bool(self._sender_changes) and self._sender_changes[0].epoch <= self._fanned_out
 
     async def _fan_out_sender(self) -> None:
-        change = self._sender_change
-        assert change is not None
-        await self._fan_out_edit(FanOutRequest(sender=change, **self._target()))
-        if self._sender_change is change:  # a newer change arrived meanwhile: it goes next
-            self._sender_change = None
+        await self._fan_out_edit(FanOutRequest(sender=self._sender_changes[0], **self._target()))
+        self._sender_changes.pop(0)
 
     async def _fan_out_content(self, edit: StepContentChange) -> None:
         await self._fan_out_edit(FanOutRequest(content=edit, **self._target()))
@@ -148,12 +144,14 @@ class SequenceWorkflow:
                 "version": self._definition.version + 1,
             }
         )
-        self._sender_change = SenderChange(
-            version=self._definition.version,
-            sender_id=request.sender_id,
-            at=workflow.now(),
-            sequence_paused=self._status is SequenceStatus.PAUSED,
-            epoch=self._epoch,
+        self._sender_changes.append(
+            SenderChange(
+                version=self._definition.version,
+                sender_id=request.sender_id,
+                at=workflow.now(),
+                sequence_paused=self._status is SequenceStatus.PAUSED,
+                epoch=self._epoch,
+            )
         )
         return self.describe()
 
@@ -228,7 +226,7 @@ class SequenceWorkflow:
                 "fanned_out_epoch": self._fanned_out,
                 "definition": self._definition,
                 "content_edits": self._content_edits,
-                "sender_change": self._sender_change,
+                "sender_changes": self._sender_changes,
             }
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -156,9 +155,19 @@ async def change_sequence(
     )
     if newest:  # a later change already answered: its own statement shows the store
         if action == "pause":
-            await store.hold_for_sequence(sequence_id)
+            await store.hold_for_sequence(sequence_id, view.epoch)
         else:
-            await store.release_from_sequence(sequence_id)
+            await store.release_from_sequence(sequence_id, view.epoch)
+
+
+async def _describe(handle: Any) -> SequenceView:
+    try:
+        view: SequenceView = await handle.query(SequenceWorkflow.describe)
+    except RPCError:
+        raise Problem(
+            503, "Temporarily unavailable", "the sequence could not be read; retry"
+        ) from None
+    return view
 
 
 async def _update_sequence(handle: Any, action: str, request: Any) -> SequenceView:
@@ -281,10 +290,14 @@ async def edit_settings(
         raise not_found(f"sequence {sequence_id}")
     if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
         raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
-    before = SequenceDefinition.model_validate(row.definition).settings.sender_id
-    if body.sender_id == before:
-        return await get_sequence(sequence_id, caller, store)  # nothing changes
     handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
+    truth = await _describe(handle)
+    if body.sender_id == truth.definition.settings.sender_id:
+        # Nothing changes (or an earlier request changed it and lost its answer): the store
+        # follows the workflow.
+        await store.set_sequence_definition(sequence_id, truth.definition.model_dump(mode="json"))
+        return await get_sequence(sequence_id, caller, store)
+    before = SequenceDefinition.model_validate(row.definition).settings.sender_id
     # The barrier first: from here on no message of this sequence leaves from the old sender.
     await store.set_sequence_sender(sequence_id, body.sender_id)
     try:
@@ -294,11 +307,13 @@ async def edit_settings(
             ChangeSenderRequest(actor=caller.actor, sender_id=body.sender_id),
         )
     except Exception:
-        # Not acknowledged: the barrier goes back to the workflow's truth (the old sender,
-        # unless a concurrent change got there first).
-        with contextlib.suppress(RPCError):
-            truth = await handle.query(SequenceWorkflow.describe)
-            await store.set_sequence_sender(sequence_id, truth.definition.settings.sender_id)
+        # Not acknowledged: the barrier goes back to the workflow's truth, or to what it was
+        # when that cannot be read (a retry of this request compares with the workflow).
+        try:
+            restored = (await handle.query(SequenceWorkflow.describe)).definition.settings.sender_id
+        except RPCError:
+            restored = before
+        await store.set_sequence_sender(sequence_id, restored)
         raise
     await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
     if view.status is SequenceStatus.ACTIVE:

@@ -183,3 +183,24 @@ async def test_one_click_unsubscribe_link_works_without_an_api_key(
     await status_of(api, sequence["id"], ada["id"], "unsubscribed")
     forged = await api.http.post(path[:-3] + "abc", headers=no_key)
     assert forged.status_code == 404
+
+
+async def test_a_recipient_the_sender_change_missed_is_paused_at_the_barrier(
+    harness: Harness, store: Store, smtp: SmtpSink
+) -> None:
+    """Started with the old sender after the change's fan-out passed: the ledger refuses the
+    old sender, and the recipient takes the new one and pauses for a person."""
+    new = await Accounts(store).create_sender("acme", "Grace Box", "grace@acme.com", None)
+    await store.create_sequence(
+        "acme", "seq_t", "S", {"name": "S", "steps": [], "settings": {"sender_id": new.id}}
+    )
+    [row], _ = await store.enroll("acme", "seq_t", [NewContact("ada@example.com")], "x")
+    handle = await harness.start(
+        sequence(step("email", timedelta(0)), sender_id="snd_old"), recipient_id=row.recipient_id
+    )
+    paused = await harness.until(handle, lambda v: v.status is RecipientStatus.PAUSED)
+    assert paused.pause and paused.pause.reason == "sender_changed"
+    assert smtp.messages == []
+    await harness.resume(handle)
+    await handle.result()
+    assert [m["From"] for m in smtp.messages] == ["Grace Box <grace@acme.com>"]

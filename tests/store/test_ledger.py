@@ -90,12 +90,14 @@ async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
     assert (await ledger.claim(second)).claim is Claim.SENDER_CAPPED
 
 
-async def test_a_sender_change_holds_claims_from_the_old_sender(db: Store) -> None:
+async def test_a_sender_change_refuses_claims_from_the_old_sender(db: Store) -> None:
     ledger, out = await setup(db)
     new = await Accounts(db).create_sender("acme", "Grace's mailbox", "grace@acme.test", None)
     await db.set_sequence_sender("seq_1", new.id)
-    # The recipient still carries the old sender: the change (and its pause) is on its way.
-    assert (await ledger.claim(out)).claim is Claim.HELD
+    # The recipient still carries the old sender: it is told the new one (and pauses).
+    refused = await ledger.claim(out)
+    assert (refused.claim, refused.sender_id) == (Claim.SENDER_CHANGED, new.id)
+    assert await ledger.rows_for(out.recipient_id) == []
     assert (await ledger.claim(Outbound(**{**out.__dict__, "sender_id": new.id}))).claim is (
         Claim.CLAIMED
     )
