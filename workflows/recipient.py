@@ -67,10 +67,13 @@ S = RecipientStatus
 # short heartbeat timeout keeps "pause during a dispatch" answers quick.
 DISPATCH_HEARTBEAT_TIMEOUT = timedelta(seconds=2)
 DISPATCH_TIMEOUT = timedelta(minutes=2)
+# Ten attempts span about four minutes: a provider blip or a worker swamped by a burst (10,000
+# recipients starting at once timed 0.35% of them out five times in a row) is not a person's
+# problem; an outage longer than that is, and shows as provider_unavailable.
 DISPATCH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=1),
-    maximum_attempts=5,
+    maximum_attempts=10,
 )
 PROJECTION_TIMEOUT = timedelta(seconds=10)
 HELD_RECHECK = timedelta(minutes=1)
