@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from store.db import Store
+from store.db import Store, as_utc
 from workflows.models import RecipientProjection, SequenceStateChange
 
 
@@ -35,6 +35,5 @@ class StoreProjector:
         if state is None or at is None:
             return SequenceStateChange(epoch=0, paused=False, at=datetime.now(UTC))
         status, epoch = state[0], state[1]
-        if at.tzinfo is None:  # SQLite hands back naive datetimes; we store UTC
-            at = at.replace(tzinfo=UTC)
+        at = as_utc(at)
         return SequenceStateChange(epoch=epoch, paused=status == "paused", at=at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from store.db import Store
+from store.db import Store, sender_of
 from store.ids import new_id
 from store.tables import RecipientRow, SenderRow, SequenceRow, SuppressionRow
 
@@ -116,7 +116,7 @@ class Accounts:
                 for row in await session.scalars(
                     select(SequenceRow).where(SequenceRow.workspace == workspace)
                 )
-                if (row.definition.get("settings") or {}).get("sender_id") == sender_id
+                if sender_of(row.definition) == sender_id
             ]
             return list(
                 await session.scalars(

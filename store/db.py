@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -179,17 +179,7 @@ class Store:
     async def hold_for_sequence(self, sequence_id: str, epoch: int) -> int:
         """The API's immediate view of a sequence pause: one statement for every recipient,
         unless a newer change is recorded (its fan-out may be writing already)."""
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(RecipientRow)
-                .where(
-                    RecipientRow.sequence_id == sequence_id,
-                    RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
-                    _still_epoch(sequence_id, epoch),
-                )
-                .values(status="paused", pause_source="sequence")
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        return await self._hold_running(sequence_id, "sequence", _still_epoch(sequence_id, epoch))
 
     async def release_from_sequence(self, sequence_id: str, epoch: int) -> int:
         """Provisional: the workflows project whether each was In Progress or Pending Action."""
@@ -231,20 +221,28 @@ class Store:
         async with self.sessions.begin() as session:
             row = await session.get(SequenceRow, sequence_id, with_for_update=True)
             if row is not None:
-                settings = {**row.definition.get("settings", {}), "sender_id": sender_id}
+                settings = {**(row.definition.get("settings") or {}), "sender_id": sender_id}
                 row.definition = {**row.definition, "settings": settings}
 
     async def hold_for_sender_change(self, sequence_id: str) -> int:
         """The API's immediate view of a sender change: its running recipients are paused,
         one by one for a person to resume (one statement)."""
+        return await self._hold_running(sequence_id, "recipient")
+
+    async def _hold_running(
+        self, sequence_id: str, pause_source: str, *guards: ColumnElement[bool]
+    ) -> int:
+        """One statement: the sequence's running recipients (domain.actions decides which
+        those are) shown paused, from `pause_source`."""
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(RecipientRow)
                 .where(
                     RecipientRow.sequence_id == sequence_id,
                     RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
+                    *guards,
                 )
-                .values(status="paused", pause_source="recipient")
+                .values(status="paused", pause_source=pause_source)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -475,3 +473,14 @@ def _still_epoch(sequence_id: str, epoch: int) -> ColumnElement[bool]:
     records its epoch before it writes, so an older bulk statement can never land after it."""
     recorded = select(SequenceRow.epoch).where(SequenceRow.id == sequence_id).scalar_subquery()
     return recorded == epoch
+
+
+def sender_of(definition: dict[str, Any]) -> str | None:
+    """The sender in a sequence's stored definition (SequenceDefinition as JSON)."""
+    sender: str | None = (definition.get("settings") or {}).get("sender_id")
+    return sender
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; we store UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

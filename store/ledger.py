@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from sqlalchemy import func, select, update
 
-from store.db import Store
+from store.db import Store, as_utc, sender_of
 from store.tables import DeliveryRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
 
 # Longer than a channel's hand-over can take once cancelled (the SMTP and HTTP timeouts, 30 s).
@@ -96,7 +96,7 @@ class Ledger:
                 # An attempt that timed out on a busy worker is still running: it will finish
                 # its hand-over (sent) or give it back (released) within the grace. Only a
                 # claim older than that belongs to an attempt that died.
-                claimed_at = existing.claimed_at.replace(tzinfo=existing.claimed_at.tzinfo or UTC)
+                claimed_at = as_utc(existing.claimed_at)
                 if now - claimed_at < HAND_OVER_GRACE:
                     wait = claimed_at + HAND_OVER_GRACE - now
                     return ClaimResult(Claim.IN_PROGRESS, existing.id, retry_after=wait)
@@ -123,11 +123,7 @@ class Ledger:
             ).one_or_none()
             if held or (sequence is not None and sequence.status == "paused"):
                 return ClaimResult(Claim.HELD)
-            sender_now = (
-                sequence.definition.get("settings", {}).get("sender_id")
-                if sequence is not None
-                else out.sender_id
-            )
+            sender_now = sender_of(sequence.definition) if sequence is not None else out.sender_id
             if sender_now != out.sender_id:
                 # Never from the old sender once the change is recorded, whether or not its
                 # fan-out has reached this recipient yet.

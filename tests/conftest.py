@@ -39,6 +39,7 @@ from api.app import create_app
 from domain.statuses import StepType
 from settings import Settings
 from store.db import Store
+from store.ledger import Outbound
 from store.migrate import upgrade_to_head
 from worker import build_worker
 from workflows.client import DATA_CONVERTER
@@ -228,6 +229,25 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[St
 
 
 # ---- workers --------------------------------------------------------------------------------
+
+
+def outbound(recipient_id: str, sequence_id: str, **overrides: Any) -> Outbound:
+    """A delivery to claim in the ledger: Ada's first email, no sender."""
+    fields: dict[str, Any] = {
+        "workspace": "acme",
+        "sequence_id": sequence_id,
+        "recipient_id": recipient_id,
+        "step": 0,
+        "dispatch_key": "0",
+        "channel": "email",
+        "to": "ada@example.com",
+        "subject": "Hi",
+        "body": "b",
+        "message_id": "<m>",
+        "sender_id": None,
+        "email": "ada@example.com",
+    }
+    return Outbound(**{**fields, **overrides})
 
 
 @asynccontextmanager

@@ -24,6 +24,7 @@ from api.schemas import (
 from domain.actions import sequence_allows
 from domain.statuses import SequenceStatus
 from store.accounts import Accounts
+from store.db import sender_of
 from store.ids import new_id
 from workflows.ids import sequence_workflow_id
 from workflows.launch import start_sequence
@@ -31,7 +32,6 @@ from workflows.models import (
     ActionRequest,
     ChangeSenderRequest,
     EditStepRequest,
-    SequenceDefinition,
     SequenceInput,
     SequenceView,
     StepContent,
@@ -297,7 +297,7 @@ async def edit_settings(
         # follows the workflow.
         await store.set_sequence_definition(sequence_id, truth.definition.model_dump(mode="json"))
         return await get_sequence(sequence_id, caller, store)
-    before = SequenceDefinition.model_validate(row.definition).settings.sender_id
+    before = sender_of(row.definition)
     # The barrier first: from here on no message of this sequence leaves from the old sender.
     await store.set_sequence_sender(sequence_id, body.sender_id)
     try:

@@ -10,6 +10,7 @@ import pytest
 from activities.dispatch import StepDispatcher
 from store.db import NewContact, Store
 from store.ledger import ClaimResult, Ledger, Outbound
+from tests.conftest import outbound
 
 
 class SlowLedger(Ledger):
@@ -29,20 +30,7 @@ async def test_a_claim_cancelled_midway_is_given_back_not_left_unowned(store: St
     await store.create_sequence("acme", "seq_c", "S", {"name": "S", "steps": []})
     [row], _ = await store.enroll("acme", "seq_c", [NewContact("ada@example.com")], "x")
     ledger = SlowLedger(store)
-    out = Outbound(
-        workspace="acme",
-        sequence_id="seq_c",
-        recipient_id=row.recipient_id,
-        step=0,
-        dispatch_key="0",
-        channel="email",
-        to="ada@example.com",
-        subject="Hi",
-        body="b",
-        message_id="<m>",
-        sender_id=None,
-        email="ada@example.com",
-    )
+    out = outbound(row.recipient_id, "seq_c")
     attempt = asyncio.create_task(StepDispatcher({}, ledger)._claim(out, datetime.now(UTC)))
     await ledger.waiting.wait()
     attempt.cancel()

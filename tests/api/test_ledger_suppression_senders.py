@@ -12,8 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from domain.statuses import RecipientStatus, StepType
 from store.accounts import Accounts
 from store.db import NewContact, Store
-from store.ledger import Ledger, Outbound
-from tests.conftest import Api, SmtpSink, assert_eventually, running_worker
+from store.ledger import Ledger
+from tests.conftest import Api, SmtpSink, assert_eventually, outbound, running_worker
 from tests.workflows.harness import Harness, sequence, step
 from workflows.models import ActionRequest
 from workflows.recipient import RecipientWorkflow
@@ -107,28 +107,11 @@ async def recipient_row(store: Store) -> str:
     return row.recipient_id
 
 
-def outbound(recipient_id: str, key: str = "0") -> Outbound:
-    return Outbound(
-        workspace="acme",
-        sequence_id="seq_t",
-        recipient_id=recipient_id,
-        step=0,
-        dispatch_key=key,
-        channel="email",
-        to="ada@example.com",
-        subject="Hi",
-        body="b",
-        message_id="<m>",
-        sender_id=None,
-        email="ada@example.com",
-    )
-
-
 async def test_a_retried_dispatch_finding_a_sent_row_does_not_send_again(
     harness: Harness, store: Store, smtp: SmtpSink
 ) -> None:
     rid = await recipient_row(store)
-    claimed = await Ledger(store).claim(outbound(rid))
+    claimed = await Ledger(store).claim(outbound(rid, "seq_t"))
     assert claimed.row_id
     await Ledger(store).finish(claimed.row_id, "sent", "prov-1")  # an earlier attempt sent it
     handle = await harness.start(sequence(step("email", timedelta(0))), recipient_id=rid)
@@ -144,7 +127,7 @@ async def test_an_unfinished_claim_is_flagged_uncertain_until_a_person_retries(
 ) -> None:
     rid = await recipient_row(store)
     # An attempt that died mid-send five minutes ago (long past the hand-over grace).
-    await Ledger(store).claim(outbound(rid), now=datetime.now(UTC) - timedelta(minutes=5))
+    await Ledger(store).claim(outbound(rid, "seq_t"), now=datetime.now(UTC) - timedelta(minutes=5))
     handle = await harness.start(sequence(step("email", timedelta(0))), recipient_id=rid)
     failed = await harness.until(handle, lambda v: v.status is RecipientStatus.ERROR)
     assert failed.error and failed.error.cause == "delivery_uncertain"

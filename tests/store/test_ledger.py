@@ -7,25 +7,13 @@ from datetime import UTC, datetime, timedelta
 from store.accounts import Accounts
 from store.db import NewContact, Store
 from store.ledger import Claim, Ledger, Outbound
+from tests.conftest import outbound
 
 
 async def setup(db: Store) -> tuple[Ledger, Outbound]:
     await db.create_sequence("acme", "seq_1", "S", {"name": "S", "steps": []})
     [enrolled], _ = await db.enroll("acme", "seq_1", [NewContact("ada@example.com")], "in_progress")
-    out = Outbound(
-        workspace="acme",
-        sequence_id="seq_1",
-        recipient_id=enrolled.recipient_id,
-        step=0,
-        dispatch_key="0",
-        channel="email",
-        to="ada@example.com",
-        subject="Hi",
-        body="Hello",
-        message_id="<m@seqflow>",
-        sender_id=None,
-        email="ada@example.com",
-    )
+    out = outbound(enrolled.recipient_id, "seq_1", body="Hello", message_id="<m@seqflow>")
     return Ledger(db), out
 
 
