@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -109,6 +110,10 @@ QUIET_RUNTIME = Runtime(
 )
 
 
+# The SDK waits 5 s for a server it starts; a busy CI machine has been seen to need more.
+SERVER_STARTUP = timedelta(seconds=60)
+
+
 @pytest.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: days pass in milliseconds.
@@ -121,6 +126,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=DATA_CONVERTER,
         test_server_existing_path=TEST_SERVER,
         runtime=QUIET_RUNTIME,
+        test_server_startup_timeout=SERVER_STARTUP,
     )
     await register_search_attributes(env.client)
     yield env
@@ -135,6 +141,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=DATA_CONVERTER,
         runtime=QUIET_RUNTIME,
         dev_server_existing_path=TEMPORAL_CLI,
+        dev_server_startup_timeout=SERVER_STARTUP,
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_extra_args=[
             "--sqlite-pragma",
