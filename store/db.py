@@ -193,6 +193,7 @@ class Store:
                     _still_epoch(sequence_id, epoch),
                 )
                 .values(status="in_progress", pause_source=None)
+                .execution_options(synchronize_session=False)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -243,6 +244,9 @@ class Store:
                     *guards,
                 )
                 .values(status="paused", pause_source=pause_source)
+                # No ORM objects live in these short sessions to keep in step; without this
+                # SQLAlchemy adds RETURNING id and reads back every row (10,000 ids: +80 ms).
+                .execution_options(synchronize_session=False)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
