@@ -5,6 +5,12 @@ concurrency, so the sequence workflow never holds recipients as children (no 2,0
 limit) and a large fan-out does not starve a person's single action. Progress is the
 heartbeat: a retried attempt starts after the last page it finished.
 
+Successive pause/resume passes go in opposite directions. The worker's workflow cache is LRU,
+so a pass in the same order as the one before finds none of the recipients it cached (each
+is evicted just before it is reached) and replays every one; the reverse order reaches the
+cached ones first. Enrollment and first steps go in id order, so a pause (odd epoch) goes from
+the newest recipient down.
+
 A pause/resume goes as an update: each recipient applies it and answers with its projection,
 and the page's projections are written in one statement. Per recipient that is one workflow
 task and no local activity (a signal would cost a task, a local activity, and a second task
@@ -72,8 +78,11 @@ class SequenceFanOut:
                         return None
                 return None
 
+        descending = request.change is not None and request.change.epoch % 2 == 1
         while True:
-            page = await self.store.recipient_ids_page(request.sequence_id, cursor, PAGE)
+            page = await self.store.recipient_ids_page(
+                request.sequence_id, cursor, PAGE, descending=descending
+            )
             if not page:
                 return reached
             answers = await asyncio.gather(*(reach(rid) for rid, _ in page))

@@ -4,7 +4,7 @@
 flag and shows it in the same search attribute the recipients use (SeqflowStatus), so the bench
 counts "applied" for both the same way, through the dev server's visibility. Its worker runs
 as a subprocess, like ours:
-`python -m bench.raw_floor --address 127.0.0.1:7233 --task-queue raw --cache 2000`.
+`python -m bench.raw_floor --address 127.0.0.1:7233 --task-queue raw --cache 6000 [--sandbox]`.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ class FlagWorkflow:
         return self.flag
 
 
-async def serve(address: str, task_queue: str, cache: int) -> None:
+async def serve(address: str, task_queue: str, cache: int, sandboxed: bool) -> None:
     # Outside the workflow module's sandboxed imports: the worker's runner and converter are
     # ours, so the raw floor differs from our worker only in what the workflow does.
-    from worker import SANDBOX
+    from worker import workflow_runner
     from workflows.client import DATA_CONVERTER
 
     client = await Client.connect(address, data_converter=DATA_CONVERTER)
@@ -61,7 +61,7 @@ async def serve(address: str, task_queue: str, cache: int) -> None:
         client,
         task_queue=task_queue,
         workflows=[FlagWorkflow],
-        workflow_runner=SANDBOX,
+        workflow_runner=workflow_runner(sandboxed),
         max_cached_workflows=cache,
         graceful_shutdown_timeout=timedelta(seconds=2),
     )
@@ -78,9 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", required=True)
-    parser.add_argument("--cache", type=int, default=2000)
+    parser.add_argument("--cache", type=int, default=6000)
+    parser.add_argument("--sandbox", action="store_true", help="run the workflow sandboxed")
     args = parser.parse_args()
-    asyncio.run(serve(args.address, args.task_queue, args.cache))
+    asyncio.run(serve(args.address, args.task_queue, args.cache, args.sandbox))
 
 
 if __name__ == "__main__":

@@ -198,15 +198,20 @@ class Store:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def recipient_ids_page(
-        self, sequence_id: str, after_id: str, limit: int
+        self, sequence_id: str, after_id: str, limit: int, *, descending: bool = False
     ) -> list[tuple[str, str]]:
-        """(id, workspace) of a sequence's recipients, in id order, for the fan-out."""
-        query = (
-            select(RecipientRow.id, RecipientRow.workspace)
-            .where(RecipientRow.sequence_id == sequence_id, RecipientRow.id > after_id)
-            .order_by(RecipientRow.id)
-            .limit(limit)
+        """(id, workspace) of a sequence's recipients in id order (or reversed: then "after"
+        means below, and "" starts from the top), for the fan-out."""
+        query = select(RecipientRow.id, RecipientRow.workspace).where(
+            RecipientRow.sequence_id == sequence_id
         )
+        if descending:
+            if after_id:
+                query = query.where(RecipientRow.id < after_id)
+            query = query.order_by(RecipientRow.id.desc())
+        else:
+            query = query.where(RecipientRow.id > after_id).order_by(RecipientRow.id)
+        query = query.limit(limit)
         async with self.sessions() as session:
             return [(rid, ws) for rid, ws in (await session.execute(query)).all()]
 

@@ -103,6 +103,28 @@ async def test_list_filters_by_status_and_pages_by_keyset(db: Store) -> None:
     assert await db.recipient_counts("seq_1") == {"paused": 3, "in_progress": 4}
 
 
+async def test_fan_out_pages_reach_everyone_once_either_way(db: Store) -> None:
+    ids = await seeded(db, 7)
+
+    async def walk(descending: bool) -> list[str]:
+        seen: list[str] = []
+        cursor = ""
+        while page := await db.recipient_ids_page("seq_1", cursor, 3, descending=descending):
+            seen += [rid for rid, _ in page]
+            cursor = page[-1][0]
+        return seen
+
+    assert await walk(descending=False) == ids
+    assert await walk(descending=True) == ids[::-1]  # newest first, for the LRU cache
+    # A retried attempt resumes after its heartbeated cursor, in its own direction.
+    assert [r for r, _ in await db.recipient_ids_page("seq_1", ids[4], 10, descending=True)] == [
+        ids[3],
+        ids[2],
+        ids[1],
+        ids[0],
+    ]
+
+
 async def test_other_workspace_sees_nothing(db: Store) -> None:
     [rid] = await seeded(db, 1)
     assert await db.get_recipient("globex", "seq_1", rid) is None
