@@ -23,7 +23,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.sql.elements import ColumnElement
 
 from domain.actions import HELD_BY_SEQUENCE_PAUSE
 from store.ids import new_id
@@ -164,11 +163,7 @@ class Store:
     ) -> bool:
         """Record the sequence workflow's state unless a newer epoch is already recorded."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(SequenceRow)
-                .where(SequenceRow.id == sequence_id, SequenceRow.epoch <= epoch)
-                .values(status=status, epoch=epoch, state_at=at)
-            )
+            result = await session.execute(_record_sequence_state(sequence_id, status, epoch, at))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def sequence_state(self, sequence_id: str) -> tuple[str, int, datetime | None] | None:
@@ -176,26 +171,33 @@ class Store:
             row = await session.get(SequenceRow, sequence_id)
             return (row.status, row.epoch, row.state_at) if row else None
 
-    async def hold_for_sequence(self, sequence_id: str, epoch: int) -> int:
-        """The API's immediate view of a sequence pause: one statement for every recipient,
-        unless a newer change is recorded (its fan-out may be writing already)."""
-        return await self._hold_running(sequence_id, "sequence", _still_epoch(sequence_id, epoch))
+    async def show_sequence_change(
+        self, sequence_id: str, status: str, epoch: int, at: datetime | None
+    ) -> bool:
+        """The API's immediate view of an acknowledged pause or resume, in one transaction:
+        the sequence's state, then one statement for all its recipients. Nothing is written if
+        a newer change is already recorded (its fan-out may be writing its pages already).
 
-    async def release_from_sequence(self, sequence_id: str, epoch: int) -> int:
-        """Provisional: the workflows project whether each was In Progress or Pending Action."""
+        A resume is provisional: the workflows project whether each was In Progress or
+        Pending Action."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(RecipientRow)
-                .where(
-                    RecipientRow.sequence_id == sequence_id,
-                    RecipientRow.status == "paused",
-                    RecipientRow.pause_source == "sequence",
-                    _still_epoch(sequence_id, epoch),
+            recorded = await session.execute(_record_sequence_state(sequence_id, status, epoch, at))
+            if not recorded.rowcount:  # type: ignore[attr-defined]
+                return False
+            if status == "paused":
+                await session.execute(_hold_running(sequence_id, "sequence"))
+            else:
+                await session.execute(
+                    update(RecipientRow)
+                    .where(
+                        RecipientRow.sequence_id == sequence_id,
+                        RecipientRow.status == "paused",
+                        RecipientRow.pause_source == "sequence",
+                    )
+                    .values(status="in_progress", pause_source=None)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(status="in_progress", pause_source=None)
-                .execution_options(synchronize_session=False)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return True
 
     async def recipient_ids_page(
         self, sequence_id: str, after_id: str, limit: int, *, descending: bool = False
@@ -233,26 +235,8 @@ class Store:
     async def hold_for_sender_change(self, sequence_id: str) -> int:
         """The API's immediate view of a sender change: its running recipients are paused,
         one by one for a person to resume (one statement)."""
-        return await self._hold_running(sequence_id, "recipient")
-
-    async def _hold_running(
-        self, sequence_id: str, pause_source: str, *guards: ColumnElement[bool]
-    ) -> int:
-        """One statement: the sequence's running recipients (domain.actions decides which
-        those are) shown paused, from `pause_source`."""
         async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(RecipientRow)
-                .where(
-                    RecipientRow.sequence_id == sequence_id,
-                    RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
-                    *guards,
-                )
-                .values(status="paused", pause_source=pause_source)
-                # No ORM objects live in these short sessions to keep in step; without this
-                # SQLAlchemy adds RETURNING id and reads back every row (10,000 ids: +80 ms).
-                .execution_options(synchronize_session=False)
-            )
+            result = await session.execute(_hold_running(sequence_id, "recipient"))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_sequence_status(self, sequence_id: str, status: str) -> None:
@@ -477,11 +461,29 @@ class Store:
 __all__ = ["Enrolled", "IntegrityError", "NewContact", "Page", "Rejected", "Store"]
 
 
-def _still_epoch(sequence_id: str, epoch: int) -> ColumnElement[bool]:
-    """In the same statement: the sequence's recorded pause/resume is still `epoch`. A fan-out
-    records its epoch before it writes, so an older bulk statement can never land after it."""
-    recorded = select(SequenceRow.epoch).where(SequenceRow.id == sequence_id).scalar_subquery()
-    return recorded == epoch
+def _record_sequence_state(sequence_id: str, status: str, epoch: int, at: datetime | None) -> Any:
+    """The sequence workflow's acknowledged state, unless a newer epoch is recorded."""
+    return (
+        update(SequenceRow)
+        .where(SequenceRow.id == sequence_id, SequenceRow.epoch <= epoch)
+        .values(status=status, epoch=epoch, state_at=at)
+    )
+
+
+def _hold_running(sequence_id: str, pause_source: str) -> Any:
+    """One statement: the sequence's running recipients (domain.actions decides which those
+    are) shown paused, from `pause_source`."""
+    return (
+        update(RecipientRow)
+        .where(
+            RecipientRow.sequence_id == sequence_id,
+            RecipientRow.status.in_([s.value for s in HELD_BY_SEQUENCE_PAUSE]),
+        )
+        .values(status="paused", pause_source=pause_source)
+        # No ORM objects live in these short sessions to keep in step; without this
+        # SQLAlchemy adds RETURNING id and reads back every row (10,000 ids: +80 ms).
+        .execution_options(synchronize_session=False)
+    )
 
 
 def sender_of(definition: dict[str, Any]) -> str | None:

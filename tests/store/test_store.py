@@ -141,13 +141,17 @@ async def test_delete_removes_the_row(db: Store) -> None:
 async def test_an_older_sequence_change_does_not_overwrite_a_newer_fan_out(db: Store) -> None:
     [rid] = await seeded(db, 1)
     at = datetime(2026, 11, 23, 9, tzinfo=UTC)
-    await db.set_sequence_state("seq_1", "paused", 1, at)
-    # Resume (epoch 2) is recorded by its fan-out before the pause's answer gets to its
-    # bulk statement: that statement must change nothing.
+    # Resume (epoch 2) is recorded by its fan-out before the pause's answer (epoch 1) gets
+    # to its bulk statement: that answer must change nothing.
     await db.set_sequence_state("seq_1", "active", 2, at)
-    assert await db.hold_for_sequence("seq_1", 1) == 0
+    assert await db.show_sequence_change("seq_1", "paused", 1, at) is False
     row = await db.get_recipient("acme", "seq_1", rid)
     assert row is not None and row.status == "in_progress"
-    assert await db.release_from_sequence("seq_1", 2) == 0  # nobody is held
-    await db.set_sequence_state("seq_1", "paused", 3, at)
-    assert await db.hold_for_sequence("seq_1", 3) == 1
+    state = await db.sequence_state("seq_1")
+    assert state is not None and state[:2] == ("active", 2)
+    assert await db.show_sequence_change("seq_1", "paused", 3, at) is True
+    row = await db.get_recipient("acme", "seq_1", rid)
+    assert row is not None and (row.status, row.pause_source) == ("paused", "sequence")
+    assert await db.show_sequence_change("seq_1", "active", 4, at) is True
+    row = await db.get_recipient("acme", "seq_1", rid)
+    assert row is not None and (row.status, row.pause_source) == ("in_progress", None)
