@@ -44,8 +44,8 @@ SANDBOX = SandboxedWorkflowRunner(
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
     """The sandbox catches a workflow that reaches for I/O, clocks or randomness, so tests run
-    every workflow in it. Without it a cached recipient is a plain object: 10,000 fit in the
-    cache, and an evicted one replays in about half the CPU (measured with bench.sequence_pause)."""
+    every workflow in it. Without it the module is imported once, not per instance: an evicted
+    recipient replays in about half the CPU (`python -m bench.replay_cost`)."""
     return SANDBOX if sandboxed else UnsandboxedWorkflowRunner()
 
 

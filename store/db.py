@@ -184,19 +184,10 @@ class Store:
             recorded = await session.execute(_record_sequence_state(sequence_id, status, epoch, at))
             if not recorded.rowcount:  # type: ignore[attr-defined]
                 return False
-            if status == "paused":
-                await session.execute(_hold_running(sequence_id, "sequence"))
-            else:
-                await session.execute(
-                    update(RecipientRow)
-                    .where(
-                        RecipientRow.sequence_id == sequence_id,
-                        RecipientRow.status == "paused",
-                        RecipientRow.pause_source == "sequence",
-                    )
-                    .values(status="in_progress", pause_source=None)
-                    .execution_options(synchronize_session=False)
-                )
+            paused = status == "paused"
+            await session.execute(
+                _hold_running(sequence_id, "sequence") if paused else _release_held(sequence_id)
+            )
             return True
 
     async def recipient_ids_page(
@@ -483,6 +474,20 @@ def _hold_running(sequence_id: str, pause_source: str) -> Any:
         # No ORM objects live in these short sessions to keep in step; without this
         # SQLAlchemy adds RETURNING id and reads back every row (10,000 ids: +80 ms).
         .execution_options(synchronize_session=False)
+    )
+
+
+def _release_held(sequence_id: str) -> Any:
+    """One statement: the recipients the sequence's pause held shown running again."""
+    return (
+        update(RecipientRow)
+        .where(
+            RecipientRow.sequence_id == sequence_id,
+            RecipientRow.status == "paused",
+            RecipientRow.pause_source == "sequence",
+        )
+        .values(status="in_progress", pause_source=None)
+        .execution_options(synchronize_session=False)  # as in _hold_running
     )
 
 
