@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workflows.contract import DEFAULT_TASK_QUEUE
+
 DATA_DIR = Path(".data")
 
 
@@ -24,7 +26,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     # Only for the embedded stack: where `make run` serves the Temporal Web UI.
     temporal_ui_port: int = 8233
-    task_queue: str = "seqflow"
+    task_queue: str = DEFAULT_TASK_QUEUE
 
     # "key:workspace,key2:workspace2"; an API key belongs to exactly one workspace.
     api_keys: SecretStr = SecretStr("")

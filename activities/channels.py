@@ -20,12 +20,15 @@ import aiosmtplib
 import httpx
 
 from activities.email_format import build_email
+from domain.failures import FailureCause
 
 T = TypeVar("T")
 
 
 class ChannelError(Exception):
-    def __init__(self, cause: str, detail: str) -> None:
+    """A failure a person must fix: the step goes to Error with this cause and its fix."""
+
+    def __init__(self, cause: FailureCause, detail: str) -> None:
         super().__init__(detail)
         self.cause = cause
         self.detail = detail
@@ -51,7 +54,7 @@ class Channel(Protocol):
     `send` hands the message over and returns the provider's id. If it raises CancelledError
     (a pause reached the activity), nothing was handed over: a channel shields its commit
     point (SMTP DATA, the provider's POST) and, once that began, finishes it and returns.
-    A failure after the commit point began is `ChannelError("delivery_uncertain", …)`;
+    A failure after the commit point began is `ChannelError(FailureCause.DELIVERY_UNCERTAIN, …)`;
     any other exception means nothing was accepted.
     """
 
@@ -95,17 +98,23 @@ class SmtpEmailChannel:
                 await client.rcpt(message.to)
             except aiosmtplib.SMTPResponseException as exc:
                 if 500 <= exc.code < 600:
-                    raise ChannelError("provider_rejected", f"{exc.code} {exc.message}") from exc
+                    raise ChannelError(
+                        FailureCause.PROVIDER_REJECTED, f"{exc.code} {exc.message}"
+                    ) from exc
                 raise  # 4xx: transient, Temporal retries
             try:
                 await finish_once_started(client.data(email.as_bytes()))
             except aiosmtplib.SMTPResponseException as exc:
                 # The server answered the DATA: refused, so nothing was delivered.
                 if 500 <= exc.code < 600:
-                    raise ChannelError("provider_rejected", f"{exc.code} {exc.message}") from exc
+                    raise ChannelError(
+                        FailureCause.PROVIDER_REJECTED, f"{exc.code} {exc.message}"
+                    ) from exc
                 raise
             except (OSError, aiosmtplib.SMTPException) as exc:
-                raise ChannelError("delivery_uncertain", f"lost during DATA: {exc}") from exc
+                raise ChannelError(
+                    FailureCause.DELIVERY_UNCERTAIN, f"lost during DATA: {exc}"
+                ) from exc
         finally:
             client.close()
         return message.message_id
@@ -116,10 +125,12 @@ _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 def check_phone(phone: str | None) -> str:
     if not phone:
-        raise ChannelError("missing_phone", "the contact has no phone number")
+        raise ChannelError(FailureCause.MISSING_PHONE, "the contact has no phone number")
     normalised = re.sub(r"[\s().-]", "", phone)
     if not _PHONE.match(normalised):
-        raise ChannelError("invalid_phone", f"{phone!r} is not an E.164 number like +33612345678")
+        raise ChannelError(
+            FailureCause.INVALID_PHONE, f"{phone!r} is not an E.164 number like +33612345678"
+        )
     return normalised
 
 
@@ -137,9 +148,13 @@ class HttpProviderChannel:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise exc  # never reached the provider: transient
         except httpx.HTTPError as exc:
-            raise ChannelError("delivery_uncertain", f"no answer from the provider: {exc}") from exc
+            raise ChannelError(
+                FailureCause.DELIVERY_UNCERTAIN, f"no answer from the provider: {exc}"
+            ) from exc
         if response.status_code in (400, 403, 404, 422):
-            raise ChannelError("provider_rejected", f"{response.status_code}: {response.text}")
+            raise ChannelError(
+                FailureCause.PROVIDER_REJECTED, f"{response.status_code}: {response.text}"
+            )
         response.raise_for_status()  # 5xx / 429: transient
         return str(response.json().get("id", message.message_id))
 

@@ -19,18 +19,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channel, ChannelError, OutboundMessage, check_phone
+from domain.failures import FailureCause, NotSentYet
+from domain.ids import message_id
 from domain.statuses import StepType
 from domain.templates import TemplateProblem, render
 from domain.unsubscribe import make_token, unsubscribe_url
 from store.ledger import Claim, ClaimResult, Ledger, Outbound, next_day
+from workflows import contract
 from workflows.models import DispatchRequest, DispatchResult
 
 HEARTBEAT_EVERY = 0.5  # seconds; the workflow's heartbeat timeout is 2 s
-
-
-def message_id(request: DispatchRequest, domain: str = "seqflow") -> str:
-    """Stable per recipient × step, so replies can be matched and retries recognised."""
-    return f"<{request.recipient_id}.{request.step}@{domain}>"
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class StepDispatcher:
         self.ledger = ledger
         self.unsubscribe = unsubscribe
 
-    @activity.defn(name="dispatch_step")
+    @activity.defn(name=contract.DISPATCH_STEP)
     async def dispatch_step(self, request: DispatchRequest) -> DispatchResult:
         try:
             message = self.prepare(request)
@@ -106,7 +104,8 @@ class StepDispatcher:
         try:
             provider_id = await self.channels[request.type].send(message)
         except ChannelError as exc:
-            state = "uncertain" if exc.cause == "delivery_uncertain" else "failed"
+            uncertain = exc.cause is FailureCause.DELIVERY_UNCERTAIN
+            state = "uncertain" if uncertain else "failed"
             await self.ledger.finish(claim.row_id, state)
             raise _business_error(exc.cause, exc.detail) from None
         except asyncio.CancelledError:
@@ -143,7 +142,7 @@ class StepDispatcher:
         unsubscribe_url = None
         if request.type is StepType.EMAIL:
             if not contact.email:
-                raise ChannelError("missing_email", "the contact has no email address")
+                raise ChannelError(FailureCause.MISSING_EMAIL, "the contact has no email address")
             to = contact.email
             if self.unsubscribe:
                 unsubscribe_url = self.unsubscribe.url(request.workspace, contact.email)
@@ -151,16 +150,20 @@ class StepDispatcher:
             to = check_phone(contact.phone)
         elif request.type is StepType.LINKEDIN:
             if not contact.linkedin_url:
-                raise ChannelError("missing_linkedin_url", "the contact has no LinkedIn URL")
+                raise ChannelError(
+                    FailureCause.MISSING_LINKEDIN_URL, "the contact has no LinkedIn URL"
+                )
             to = contact.linkedin_url
         else:
-            raise ChannelError("provider_rejected", f"{request.type} steps are not dispatched")
+            raise ChannelError(
+                FailureCause.PROVIDER_REJECTED, f"{request.type} steps are not dispatched"
+            )
         return OutboundMessage(
             channel=request.type.value,
             to=to,
             body=body,
             subject=subject,
-            message_id=message_id(request),
+            message_id=message_id(request.recipient_id, request.step),
             headers={
                 "X-Seqflow-Recipient": request.recipient_id,
                 "X-Seqflow-Step": str(request.step),
@@ -175,9 +178,14 @@ async def _heartbeat_forever() -> None:
         await asyncio.sleep(HEARTBEAT_EVERY)
 
 
-def _business_error(cause: str, detail: str) -> ApplicationError:
-    # Non-retryable: a person has to act (PRODUCT.md §6); the workflow shows cause and fix.
-    return ApplicationError(detail, type=cause, non_retryable=True)
+def _business_error(cause: FailureCause, detail: str) -> ApplicationError:
+    # Non-retryable: a person has to act (docs/errors.md); the workflow shows cause and fix.
+    return ApplicationError(detail, type=cause.value, non_retryable=True)
+
+
+def _not_sent_yet(refusal: NotSentYet, detail: str, *details: object) -> ApplicationError:
+    # Non-retryable: not a failure; the workflow decides what the refusal means.
+    return ApplicationError(detail, *details, type=refusal.value, non_retryable=True)
 
 
 def _refusal(claim: ClaimResult) -> ApplicationError:
@@ -191,23 +199,21 @@ def _refusal(claim: ClaimResult) -> ApplicationError:
         )
     if claim.claim is Claim.UNCERTAIN:
         return _business_error(
-            "delivery_uncertain", "an earlier attempt stopped mid-send; it may have gone out"
-        )
-    if claim.claim is Claim.SENDER_CHANGED:
-        return ApplicationError(
-            "the sequence's sender changed",
-            claim.sender_id,
-            type="sender_changed",
-            non_retryable=True,
+            FailureCause.DELIVERY_UNCERTAIN,
+            "an earlier attempt stopped mid-send; it may have gone out",
         )
     if claim.claim is Claim.SENDER_DISCONNECTED:
-        return _business_error("sender_disconnected", "the sequence's sender is disconnected")
-    if claim.claim is Claim.SENDER_CAPPED:
-        return ApplicationError(
-            "the sender reached its daily cap",
-            next_day(now).isoformat(),
-            type="sender_capped",
-            non_retryable=True,
+        return _business_error(
+            FailureCause.SENDER_DISCONNECTED, "the sequence's sender is disconnected"
         )
-    # HELD (a pause is on its way) and SUPPRESSED: the workflow decides what they mean.
-    return ApplicationError(claim.claim.value, type=claim.claim.value, non_retryable=True)
+    if claim.claim is Claim.SENDER_CHANGED:
+        return _not_sent_yet(
+            NotSentYet.SENDER_CHANGED, "the sequence's sender changed", claim.sender_id
+        )
+    if claim.claim is Claim.SENDER_CAPPED:
+        return _not_sent_yet(
+            NotSentYet.SENDER_CAPPED, "the sender reached its daily cap", next_day(now).isoformat()
+        )
+    if claim.claim is Claim.HELD:
+        return _not_sent_yet(NotSentYet.HELD, "a pause is on its way to the recipient")
+    return _not_sent_yet(NotSentYet.SUPPRESSED, "the address is on the suppression list")

@@ -26,9 +26,15 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from store.db import Projected, Store
-from workflows.ids import recipient_workflow_id
+from activities.projection import projected
+from domain.statuses import SequenceStatus
+from store.db import Store
+from store.holds import PauseBarrier
+from store.recipients import Recipients
+from workflows import contract
+from workflows.contract import recipient_workflow_id
 from workflows.models import FanOutRequest, RecipientProjection
+from workflows.recipient import RecipientWorkflow
 
 PAGE = 100
 CONCURRENCY = 24
@@ -40,7 +46,7 @@ class SequenceFanOut:
         self.client = client
         self.store = store
 
-    @activity.defn(name="fan_out_sequence_state")
+    @activity.defn(name=contract.FAN_OUT_SEQUENCE_STATE)
     async def fan_out_sequence_state(self, request: FanOutRequest) -> int:
         details = activity.info().heartbeat_details
         cursor: str = details[0] if details else ""
@@ -50,14 +56,15 @@ class SequenceFanOut:
             # Recorded before any write of ours, so an older change's bulk statement (the API
             # answering it) cannot land after them.
             change = request.change
-            status = "paused" if change.paused else "active"
-            await self.store.set_sequence_state(
+            status = SequenceStatus.PAUSED if change.paused else SequenceStatus.ACTIVE
+            await PauseBarrier(self.store).follow_sequence(
                 request.sequence_id, status, change.epoch, change.at
             )
 
         async def reach(recipient_id: str) -> RecipientProjection | None:
-            handle = self.client.get_workflow_handle(
-                recipient_workflow_id(request.workspace, request.sequence_id, recipient_id)
+            handle = self.client.get_workflow_handle_for(
+                RecipientWorkflow.run,
+                recipient_workflow_id(request.workspace, request.sequence_id, recipient_id),
             )
             async with gate:
                 for attempt in range(TRIES):
@@ -78,16 +85,17 @@ class SequenceFanOut:
                         return None
                 return None
 
+        recipients = Recipients(self.store)
         descending = request.change is not None and request.change.epoch % 2 == 1
         while True:
-            page = await self.store.recipient_ids_page(
+            page = await recipients.ids_page(
                 request.sequence_id, cursor, PAGE, descending=descending
             )
             if not page:
                 return reached
-            answers = await asyncio.gather(*(reach(rid) for rid, _ in page))
-            await self.store.project_many([_projected(a) for a in answers if a is not None])
-            cursor, reached = page[-1][0], reached + len(page)
+            answers = await asyncio.gather(*(reach(rid) for rid in page))
+            await recipients.project([projected(a) for a in answers if a is not None])
+            cursor, reached = page[-1], reached + len(page)
             activity.heartbeat(cursor, reached)
 
 
@@ -97,24 +105,9 @@ async def _deliver(
     """One recipient: a pause/resume as an update (idempotent by epoch: a repeat answers
     with the current projection), edits as signals (idempotent by version)."""
     if request.change is not None:
-        projection: RecipientProjection | None = await handle.execute_update(
-            "apply_sequence_state", request.change, result_type=RecipientProjection
-        )
-        return projection
+        return await handle.execute_update(RecipientWorkflow.apply_sequence_state, request.change)
     if request.content is not None:
-        await handle.signal("sequence_content", request.content)
+        await handle.signal(RecipientWorkflow.sequence_content, request.content)
     if request.sender is not None:
-        await handle.signal("sequence_sender", request.sender)
+        await handle.signal(RecipientWorkflow.sequence_sender, request.sender)
     return None
-
-
-def _projected(p: RecipientProjection) -> Projected:
-    return Projected(
-        recipient_id=p.recipient_id,
-        version=p.version,
-        status=p.status.value,
-        current_step=p.current_step,
-        next_step_at=p.next_step_at,
-        pause_source=p.pause_source,
-        error_cause=p.error_cause,
-    )

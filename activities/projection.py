@@ -1,4 +1,5 @@
-"""Projection of recipient state into the store (a local activity: cheap, ordered by version)."""
+"""Projection of recipient state into the store (a local activity: cheap, ordered by version),
+and the sequence state a recipient reads when it starts."""
 
 from __future__ import annotations
 
@@ -6,34 +7,42 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from store.db import Store, as_utc
+from domain.statuses import SequenceStatus
+from store.db import Store
+from store.recipients import Projected, Recipients
+from store.sequences import Sequences
+from workflows import contract
 from workflows.models import RecipientProjection, SequenceStateChange
+
+
+def projected(p: RecipientProjection) -> Projected:
+    """A workflow's projection as the store writes it."""
+    return Projected(
+        recipient_id=p.recipient_id,
+        version=p.version,
+        status=p.status,
+        current_step=p.current_step,
+        next_step_at=p.next_step_at,
+        pause_source=p.pause_source,
+        error_cause=p.error_cause,
+        final_view=p.final_view,
+    )
 
 
 class StoreProjector:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @activity.defn(name="project_recipient")
+    @activity.defn(name=contract.PROJECT_RECIPIENT)
     async def project_recipient(self, projection: RecipientProjection) -> bool:
-        return await self.store.project_recipient(
-            projection.recipient_id,
-            status=projection.status.value,
-            current_step=projection.current_step,
-            next_step_at=projection.next_step_at,
-            pause_source=projection.pause_source,
-            version=projection.version,
-            error_cause=projection.error_cause,
-            final_view=projection.final_view,
-        )
+        """False if the row already shows a newer version (or is gone)."""
+        return await Recipients(self.store).project([projected(projection)]) == 1
 
-    @activity.defn(name="read_sequence_state")
+    @activity.defn(name=contract.READ_SEQUENCE_STATE)
     async def read_sequence_state(self, sequence_id: str) -> SequenceStateChange:
         """The sequence's newest acknowledged pause/resume (epoch 0: never changed)."""
-        state = await self.store.sequence_state(sequence_id)
-        at = state[2] if state else None
-        if state is None or at is None:
+        state = await Sequences(self.store).state(sequence_id)
+        if state is None or state.at is None:
             return SequenceStateChange(epoch=0, paused=False, at=datetime.now(UTC))
-        status, epoch = state[0], state[1]
-        at = as_utc(at)
-        return SequenceStateChange(epoch=epoch, paused=status == "paused", at=at)
+        paused = state.status is SequenceStatus.PAUSED
+        return SequenceStateChange(epoch=state.epoch, paused=paused, at=state.at)

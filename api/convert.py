@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from api.schemas import ScheduleIn, SequenceCreate, SequencePublic, StepOut
+from api.schemas import (
+    RecipientPublic,
+    RecipientRowOut,
+    ScheduleIn,
+    SequenceCreate,
+    SequencePublic,
+    StepOut,
+)
 from domain import actions, timing
-from domain.statuses import RecipientStatus
-from store.tables import RecipientRow, SequenceRow
-from workflows.models import (
+from domain.models import (
     SendingSchedule,
     SequenceDefinition,
     SequenceSettings,
     StepContent,
     StepDefinition,
 )
+from domain.statuses import RecipientStatus
+from store.sequences import definition_of, status_of
+from store.tables import RecipientRow, SequenceRow
+from workflows.models import RecipientView
 
 
 def definition_from_request(body: SequenceCreate) -> SequenceDefinition:
@@ -39,12 +48,12 @@ def definition_from_request(body: SequenceCreate) -> SequenceDefinition:
 
 
 def sequence_public(row: SequenceRow, counts: dict[str, int]) -> SequencePublic:
-    definition = SequenceDefinition.model_validate(row.definition)
+    definition = definition_of(row)
     settings = definition.settings
     return SequencePublic(
         id=row.id,
         name=row.name,
-        status=row.status,  # type: ignore[arg-type]
+        status=status_of(row),
         steps=[
             StepOut(
                 index=i,
@@ -67,11 +76,33 @@ def situation_of(
     row: RecipientRow, definition: SequenceDefinition, sequence_paused: bool
 ) -> actions.RecipientSituation:
     """What the action table needs, from the store's projection of a recipient."""
-    steps = definition.steps
-    return actions.RecipientSituation(
-        status=RecipientStatus(row.status),
+    return actions.RecipientSituation.of(
+        RecipientStatus(row.status),
+        row.current_step,
+        [step.type for step in definition.steps],
         stop_on_response=definition.settings.stop_on_response,
-        steps_left=row.current_step < len(steps),
         sequence_paused=sequence_paused,
-        current_step_type=steps[row.current_step].type if row.current_step < len(steps) else None,
     )
+
+
+def recipient_row_out(
+    row: RecipientRow, definition: SequenceDefinition, sequence_paused: bool
+) -> RecipientRowOut:
+    situation = situation_of(row, definition, sequence_paused)
+    return RecipientRowOut(
+        id=row.id,
+        sequence_id=row.sequence_id,
+        contact_id=row.contact_id,
+        email=row.email,
+        status=row.status,
+        current_step=row.current_step,
+        next_step_at=row.next_step_at,
+        pause_source=row.pause_source,
+        allowed_actions=[a.value for a in actions.allowed_actions(situation)],
+    )
+
+
+def recipient_public(view: RecipientView) -> RecipientPublic:
+    """The HTTP shape of a workflow's view (a query, an update's answer, or the last view the
+    store kept once the workflow ended)."""
+    return RecipientPublic.model_validate(view.model_dump())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,6 +47,13 @@ def action_rejected(
     )
 
 
+def invalid(errors: Sequence[Mapping[str, Any]]) -> Problem:
+    """422 from pydantic's errors: each names its field and what is wrong with it."""
+    listed = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed)
+    return Problem(422, "Invalid request", detail, errors=listed)
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
     return JSONResponse(
@@ -66,15 +74,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": _field(error["loc"]),
-                "message": error["msg"],
-            }
-            for error in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(Problem(422, "Invalid request", detail, errors=errors))
+        return problem_response(invalid(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

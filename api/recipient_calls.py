@@ -1,4 +1,9 @@
-"""Calling a recipient workflow from the API, with Temporal failures turned into problems."""
+"""Calling a recipient workflow from the API: its view, its content, its actions, its deletion.
+
+Routes never talk to a recipient workflow but through here; Temporal's answers become problems
+in api/temporal_errors.py. A pause raises the pause barrier before it reaches the workflow
+(store/holds.py says why).
+"""
 
 from __future__ import annotations
 
@@ -7,57 +12,48 @@ from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import (
-    Client,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-)
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import Problem, action_rejected, not_found
+from api.problems import action_rejected
+from api.temporal_errors import rejection, temporal_problems
 from domain.statuses import Action
 from store.db import Store
-from workflows.ids import recipient_workflow_id
-from workflows.models import ContentView, RecipientView
+from store.holds import PauseBarrier
+from workflows.contract import recipient_workflow_id
+from workflows.models import ActionRequest, ContentView, RecipientView
 from workflows.recipient import RecipientWorkflow
 
-# Actions that are workflow updates; each update is named after its action.
-UPDATES = [
-    Action.PAUSE,
-    Action.RESUME,
-    Action.SKIP,
-    Action.STOP,
-    Action.RETRY,
-    Action.EXCLUDE,
-    Action.COMPLETE_TASK,
-    Action.SEND_MANUAL_EMAIL,
-    Action.EDIT_CONTENT,
-]
+# The actions that are recipient workflow updates, and which update each one is.
+UPDATES: dict[Action, Any] = {
+    Action.PAUSE: RecipientWorkflow.pause,
+    Action.RESUME: RecipientWorkflow.resume,
+    Action.SKIP: RecipientWorkflow.skip,
+    Action.STOP: RecipientWorkflow.stop,
+    Action.RETRY: RecipientWorkflow.retry,
+    Action.EXCLUDE: RecipientWorkflow.exclude,
+    Action.COMPLETE_TASK: RecipientWorkflow.complete_task,
+    Action.SEND_MANUAL_EMAIL: RecipientWorkflow.send_manual_email,
+    Action.EDIT_CONTENT: RecipientWorkflow.edit_content,
+}
 
 
 def handle_for(
     client: Client, workspace: str, sequence_id: str, recipient_id: str
-) -> WorkflowHandle[Any, Any]:
-    return client.get_workflow_handle(recipient_workflow_id(workspace, sequence_id, recipient_id))
+) -> WorkflowHandle[RecipientWorkflow, RecipientView]:
+    return client.get_workflow_handle_for(
+        RecipientWorkflow.run, recipient_workflow_id(workspace, sequence_id, recipient_id)
+    )
 
 
 async def view(handle: WorkflowHandle[Any, Any]) -> RecipientView:
-    try:
+    with temporal_problems("recipient"):
         return await handle.query(RecipientWorkflow.view)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise not_found("recipient") from None
-        raise
 
 
 async def content(handle: WorkflowHandle[Any, Any]) -> list[ContentView]:
-    try:
+    with temporal_problems("recipient"):
         return await handle.query(RecipientWorkflow.content)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise not_found("recipient") from None
-        raise
 
 
 async def delete(client: Client, namespace: str, handle: WorkflowHandle[Any, Any]) -> None:
@@ -80,42 +76,44 @@ async def delete(client: Client, namespace: str, handle: WorkflowHandle[Any, Any
 async def act(
     handle: WorkflowHandle[Any, Any],
     action: Action,
-    payload: Any,
+    payload: ActionRequest,
     store: Store | None = None,
     recipient_id: str | None = None,
 ) -> RecipientView:
-    """Run the action's update; a rejection becomes 409 with status_now and allowed_actions.
+    """Run the action's update and answer the state after it; a rejection becomes a 409 with
+    status_now and allowed_actions.
 
-    A pause first records the barrier in the store (so no dispatch can claim a delivery from
-    now on, whatever is in flight) and lifts it again if the pause is not accepted.
+    A pause first raises the barrier (so no dispatch can claim a delivery from now on,
+    whatever is in flight) and lowers it again if the pause is not accepted.
     """
-    barrier = action is Action.PAUSE and store is not None and recipient_id is not None
-    if barrier:
-        assert store is not None and recipient_id is not None
-        await store.set_hold(recipient_id, True)
+    barrier = (
+        PauseBarrier(store)
+        if action is Action.PAUSE and store is not None and recipient_id is not None
+        else None
+    )
+    if barrier is not None:
+        assert recipient_id is not None
+        await barrier.raise_for_recipient(recipient_id)
     try:
         return await _update(handle, action, payload)
     except BaseException:
-        if barrier:
-            assert store is not None and recipient_id is not None
-            await store.set_hold(recipient_id, False)
+        if barrier is not None:
+            assert recipient_id is not None
+            await barrier.lower_for_recipient(recipient_id)
         raise
 
 
-async def _update(handle: WorkflowHandle[Any, Any], action: Action, payload: Any) -> RecipientView:
+async def _update(
+    handle: WorkflowHandle[Any, Any], action: Action, payload: ActionRequest
+) -> RecipientView:
     try:
-        result: RecipientView = await handle.execute_update(
-            action.value, payload, result_type=RecipientView
-        )
+        result: RecipientView = await handle.execute_update(UPDATES[action], payload)
         return result
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
-            details = cause.details[0] if cause.details else {}
-            raise action_rejected(cause.message, **details) from None
-        if isinstance(cause, ApplicationError) and cause.type == "InvalidRequest":
-            raise Problem(422, "Invalid request", cause.message) from None
-        raise
+        problem = rejection(exc)
+        if problem is None:
+            raise
+        raise problem from None
     except RPCError:
         # The workflow has ended (completed, stopped, …), so updates cannot reach it: answer
         # from its final state (a query still works on a closed workflow), or 404 if gone.
@@ -127,9 +125,3 @@ async def _update(handle: WorkflowHandle[Any, Any], action: Action, payload: Any
             status_now=current.status.value,
             allowed_actions=current.allowed_actions,
         ) from None
-
-
-def _busy() -> Problem:
-    return Problem(
-        503, "Temporarily unavailable", "the action could not be confirmed in time; retry it"
-    )

@@ -1,4 +1,9 @@
-"""HTTP models (PRODUCT.md §9). Separate from workflow payloads so the API can evolve freely."""
+"""Every HTTP model of the API (docs/api.md), in one place.
+
+Separate from the workflow payloads (workflows/models.py): those live in running histories and
+change only by adding defaults; these are the HTTP contract and change with it. api/convert.py
+is where one becomes the other.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from domain import timing
-from domain.statuses import ResumePolicy, SequenceStatus, StepType
+from domain.statuses import (
+    DispatchOutcome,
+    HoldSource,
+    RecipientStatus,
+    ResumePolicy,
+    SequenceStatus,
+    StepState,
+    StepType,
+)
 from domain.templates import check_syntax
 
 MAX_BODY = 50_000
@@ -177,6 +190,67 @@ class RecipientRowOut(BaseModel):
     allowed_actions: list[str]
 
 
+class ContactOut(BaseModel):
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    fields: dict[str, str] = {}
+
+
+class PauseOut(BaseModel):
+    source: HoldSource
+    reason: str | None = None
+    note: str | None = None
+    until: datetime | None = None
+    paused_at: datetime
+    actor: str
+    resume_to: RecipientStatus = Field(description="the status a resume returns to")
+
+
+class ErrorOut(BaseModel):
+    step: int
+    cause: str = Field(description="see docs/errors.md for every cause and its fix")
+    fix: str
+    detail: str | None = None
+
+
+class RecipientStepOut(BaseModel):
+    index: int
+    type: StepType
+    state: StepState
+    at: datetime | None = None
+    message_id: str | None = None
+
+
+class TimelineEntryOut(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    details: dict[str, Any] = {}
+
+
+class RecipientPublic(BaseModel):
+    """One recipient: its state, what it waits for, and what a person may do next."""
+
+    id: str
+    sequence_id: str
+    contact_id: str
+    contact: ContactOut
+    status: RecipientStatus
+    current_step: int = Field(description="0-based index of the step being waited for or run")
+    next_step_at: datetime | None
+    pause: PauseOut | None
+    error: ErrorOut | None
+    allowed_actions: list[str]
+    steps: list[RecipientStepOut]
+    timeline: list[TimelineEntryOut]
+    in_flight: DispatchOutcome | None = Field(
+        default=None, description="on a pause answer: what became of a dispatch under way"
+    )
+
+
 class RecipientPage(BaseModel):
     items: list[RecipientRowOut]
     next_cursor: str | None
@@ -228,10 +302,6 @@ class ContentEdit(Strict):
     notes: Text | None = None
 
     _templates = field_validator("subject", "body", "title", "notes")(_template)
-
-
-def jsonable(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")
 
 
 class StepContentOut(BaseModel):
@@ -287,3 +357,163 @@ class BulkRecipientResult(BaseModel):
     # stop / delete: the first call only previews and returns this token to confirm with
     confirmation_required: bool = False
     confirmation_token: str | None = None
+
+
+# ---- sequences in bulk -----------------------------------------------------------------
+
+
+class BulkSequenceAction(BaseModel):
+    action: Literal["pause", "resume"]
+    sequence_ids: list[str] = Field(min_length=1, max_length=200)
+
+
+class BulkSequenceItem(BaseModel):
+    id: str
+    status: str | None = None
+    reason: str | None = None
+
+
+class BulkEligibility(BaseModel):
+    pause: int
+    resume: int
+    not_found: list[str]
+
+
+class BulkSequenceResult(BaseModel):
+    action: str
+    applied: list[BulkSequenceItem]
+    not_eligible: list[BulkSequenceItem]
+
+
+# ---- inbound events (webhooks) ---------------------------------------------------------
+
+
+class Matched(BaseModel):
+    sequence_id: str
+    recipient_id: str
+    status: str
+
+
+class EventAnswer(BaseModel):
+    matched: list[Matched]
+    classification: str
+    duplicate: bool = False  # true when this event id was already applied
+
+
+class ReplyIn(BaseModel):
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    from_: EmailStr = Field(alias="from")
+    subject: Annotated[str, Field(max_length=2_000)] = ""
+    text: Annotated[str, Field(max_length=200_000)] = ""
+    headers: dict[str, str] = {}
+    in_reply_to: str | None = None
+    sequence_id: str | None = None
+    received_at: datetime | None = None
+
+
+class BounceIn(BaseModel):
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr | None = None
+    kind: Literal["hard", "soft"] = "hard"
+    raw: Annotated[str, Field(max_length=500_000)] | None = None
+
+
+class UnsubscribeIn(BaseModel):
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+
+
+class MeetingIn(BaseModel):
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    sequence_id: str | None = None
+    at: datetime | None = None
+
+
+# ---- the suppression list --------------------------------------------------------------
+
+
+class SuppressionCreate(BaseModel):
+    email: EmailStr
+    reason: Annotated[str, Field(max_length=200)] = "added by hand"
+
+
+class SuppressionPublic(BaseModel):
+    email: str
+    reason: str
+    created_at: datetime
+    recipients_unsubscribed: int | None = None
+
+
+class SuppressionPage(BaseModel):
+    items: list[SuppressionPublic]
+    next_cursor: str | None
+
+
+# ---- contacts in one sequence ----------------------------------------------------------
+
+
+class ContactsInSequence(BaseModel):
+    contact_ids: list[str] = Field(min_length=1, max_length=1_000)
+    sequence_id: str
+    reason: Annotated[str, Field(max_length=200)] | None = None
+    note: Annotated[str, Field(max_length=5_000)] | None = None
+
+
+class ContactOutcome(BaseModel):
+    contact_id: str
+    recipient_id: str | None = None
+    status: str | None = None
+    reason: str | None = None
+
+
+class ContactsAnswer(BaseModel):
+    changed: list[ContactOutcome]
+    not_changed: list[ContactOutcome]
+
+
+# ---- senders ---------------------------------------------------------------------------
+
+
+class SenderCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    daily_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class SenderUpdate(BaseModel):
+    status: Literal["connected", "disconnected"] | None = None
+    daily_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class SenderPublic(BaseModel):
+    id: str
+    name: str
+    email: str
+    status: str
+    daily_cap: int | None
+    created_at: datetime
+    recipients_retried: int | None = None
+
+
+# ---- development outbox (make run only) ------------------------------------------------
+
+
+class OutboxEmail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    file: str
+    channel: str = "email"
+    from_: str | None = Field(alias="from")
+    to: str | None
+    subject: str | None
+    message_id: str | None
+    date: str | None
+    text: str | None = Field(description="the text/plain body")
+
+
+class OutboxMessage(BaseModel):
+    file: str
+    channel: str  # sms | linkedin
+    to: str | None
+    body: str | None

@@ -1,15 +1,15 @@
 """Out-of-office classifier over the reply corpus: `python -m bench.ooo_corpus`.
 
 Prints messages per kind, OOO precision and recall, return-date accuracy, and every message
-read wrongly (expected misses are marked `xfail` in tests/domain/replies_corpus.py).
+read wrongly (expected misses are marked `xfail` in corpora/replies.py).
 """
 
 from __future__ import annotations
 
 import time
 
+from corpora.replies import CORPUS, Case, score
 from domain.inbound import ReplyClassification, ReplyKind, classify_reply
-from tests.domain.replies_corpus import CORPUS, Case, score
 
 
 def classify(case: Case) -> ReplyClassification:

@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 with workflow.unsafe.imports_passed_through():
     # Passed through, as our worker's sandbox does for its libraries: the sandbox re-imports
     # a workflow module's other imports for every workflow instance it creates.
-    from workflows.ids import STATUS_KEY, STEP_KEY
+    from workflows.contract import STATUS_KEY, STEP_KEY
 
 LONG_TIMER = timedelta(days=30)
 WAITING, FLAGGED = "waiting", "flagged"

@@ -60,7 +60,7 @@ from settings import Settings
 from store.db import Store
 from store.migrate import upgrade_to_head
 from workflows.client import DATA_CONVERTER
-from workflows.ids import (
+from workflows.contract import (
     SEQUENCE_KEY,
     STATUS_KEY,
     STEP_KEY,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from settings import Settings
-from workflows.ids import search_attribute_cli_flags
+from workflows.contract import search_attribute_cli_flags
 
 DEV_WORKSPACE, DEV_USER = "demo", "dev"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}  # the server below listens on 127.0.0.1 only

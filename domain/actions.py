@@ -1,21 +1,31 @@
-"""The action-by-status table of PRODUCT.md §3 — the one place it is written down.
+"""The action-by-status table (docs/statuses-and-actions.md) — the one place it is written down.
 
 Workflows (update validators), the API (409 bodies, `allowed_actions` on every row) and bulk
-eligibility all ask `allowed_actions()` / `check()`; nothing else encodes these rules.
+eligibility all ask `allowed_actions()` / `check()`; nothing else encodes these rules. So do
+"has this recipient ended?" and "is it running?" (what a sequence pause or a sender change
+holds): `RecipientSituation.ended` / `.running`, and `running_statuses()` for a SQL filter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.statuses import Action, RecipientStatus, SequenceStatus, StepType
+from domain.statuses import (
+    RESPONSE_STATUSES,
+    Action,
+    RecipientStatus,
+    SequenceStatus,
+    StepType,
+    ends_sequence,
+)
 
 A = Action
 S = RecipientStatus
 
 _ENDED = frozenset({A.VIEW_CONTENT, A.DELETE})
 
-# Row by row, as in PRODUCT.md §3. Pending Action's "other" column is narrowed by step type below.
+# Row by row, as in docs/statuses-and-actions.md. Pending Action's "other" column is narrowed
+# by step type below.
 TABLE: dict[RecipientStatus, frozenset[Action]] = {
     S.NOT_STARTED: frozenset({A.EDIT_CONTENT, A.VIEW_CONTENT, A.STOP, A.DELETE, A.EXCLUDE}),
     S.IN_PROGRESS: frozenset({A.PAUSE, A.SKIP, A.EDIT_CONTENT, A.STOP, A.DELETE}),
@@ -53,15 +63,16 @@ _BLOCKED_WHILE_SEQUENCE_PAUSED = frozenset(
     }
 )
 
-# §5: a sequence pause holds exactly these; paused, error and ended recipients keep theirs.
+# A sequence pause (or a sender change) holds these, and a responded / meeting-booked recipient
+# that still runs (see RecipientSituation.running); paused, error and ended ones keep theirs.
 HELD_BY_SEQUENCE_PAUSE = frozenset({S.IN_PROGRESS, S.PENDING_ACTION})
-# §9 bulk: "pause (all must be in_progress/error)".
+# Bulk pause: "all must be in_progress/error".
 BULK_PAUSABLE = frozenset({S.IN_PROGRESS, S.ERROR})
 
-# §5: the sequence-level actions by sequence status.
-SEQUENCE_ACTIONS: dict[SequenceStatus, tuple[str, ...]] = {
-    SequenceStatus.ACTIVE: ("pause",),
-    SequenceStatus.PAUSED: ("resume",),
+# The sequence-level actions by sequence status.
+SEQUENCE_ACTIONS: dict[SequenceStatus, tuple[Action, ...]] = {
+    SequenceStatus.ACTIVE: (A.PAUSE,),
+    SequenceStatus.PAUSED: (A.RESUME,),
     SequenceStatus.ARCHIVED: (),
 }
 
@@ -81,6 +92,48 @@ class RecipientSituation:
     steps_left: bool = True
     sequence_paused: bool = False
     current_step_type: StepType | None = None
+
+    @classmethod
+    def of(
+        cls,
+        status: RecipientStatus,
+        current_step: int,
+        step_types: list[StepType],
+        *,
+        stop_on_response: bool,
+        sequence_paused: bool,
+    ) -> RecipientSituation:
+        """From what the workflow (or the store's projection) knows of a recipient."""
+        steps_left = current_step < len(step_types)
+        return cls(
+            status=status,
+            stop_on_response=stop_on_response,
+            steps_left=steps_left,
+            sequence_paused=sequence_paused,
+            current_step_type=step_types[current_step] if steps_left else None,
+        )
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more will ever be sent to them in this sequence."""
+        if self.status in RESPONSE_STATUSES and not self.steps_left:
+            return True  # responded with stop-on-response off, and every step is done
+        return ends_sequence(self.status, stop_on_response=self.stop_on_response)
+
+    @property
+    def running(self) -> bool:
+        """Would go on sending: what a sequence pause or a sender change holds."""
+        return self.status in HELD_BY_SEQUENCE_PAUSE or (
+            self.status in RESPONSE_STATUSES and not self.ended
+        )
+
+
+def running_statuses(
+    stop_on_response: bool,
+) -> tuple[frozenset[RecipientStatus], frozenset[RecipientStatus]]:
+    """`RecipientSituation.running` as a filter for a store statement: (running whatever the
+    step, running only while steps are left)."""
+    return HELD_BY_SEQUENCE_PAUSE, frozenset() if stop_on_response else RESPONSE_STATUSES
 
 
 def allowed_actions(situation: RecipientSituation) -> list[Action]:
@@ -129,5 +182,5 @@ def bulk_allowed(action: Action, situation: RecipientSituation) -> bool:
     return action in allowed_actions(situation)
 
 
-def sequence_allows(action: str, status: SequenceStatus) -> bool:
+def sequence_allows(action: Action, status: SequenceStatus) -> bool:
     return action in SEQUENCE_ACTIONS[status]

@@ -1,4 +1,4 @@
-"""Inbound messages (PRODUCT.md §7): a person's reply, an out-of-office, an auto-reply, a bounce.
+"""Inbound messages (docs/inbound-events.md): a reply, an out-of-office, an auto-reply, a bounce.
 
 Pure functions: no I/O, no Temporal, no network. The caller maps the result onto the recipient:
 REPLY → responded, OUT_OF_OFFICE → paused with `reason = out_of_office` and, when known,

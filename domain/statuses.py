@@ -1,4 +1,7 @@
-"""Recipient statuses, step types and the actions a person can take (PRODUCT.md §2, §9)."""
+"""Recipient statuses, step types and the actions a person can take.
+
+What each means for a person: docs/statuses-and-actions.md.
+"""
 
 from __future__ import annotations
 
@@ -81,3 +84,27 @@ class SequenceStatus(StrEnum):
 class ResumePolicy(StrEnum):
     FREEZE = "freeze"
     KEEP_SCHEDULE = "keep_schedule"
+
+
+class HoldSource(StrEnum):
+    """Who paused a recipient: itself (a person, an out-of-office, a sender change) or its
+    sequence; each is lifted only by its own resume."""
+
+    RECIPIENT = "recipient"
+    SEQUENCE = "sequence"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    COMPLETED = "completed"
+
+
+class DispatchOutcome(StrEnum):
+    """How a dispatch under way ended when a pause, skip or stop halted it."""
+
+    CANCELLED = "cancelled"  # nothing was handed over: the step is attempted again
+    COMPLETED = "completed"  # it went out before the halt landed
+    FAILED = "failed"

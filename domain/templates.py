@@ -1,4 +1,4 @@
-"""Rendering step content over contact fields (PRODUCT.md §8).
+"""Rendering step content over contact fields (docs/errors.md: template causes).
 
 Sandboxed Jinja2 with strict undefined: a missing variable is an error the recipient shows
 (cause `template_variable_missing`), never a blank in a sent message.
@@ -12,11 +12,13 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from domain.failures import FailureCause
+
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class TemplateProblem(ValueError):
-    def __init__(self, cause: str, detail: str) -> None:
+    def __init__(self, cause: FailureCause, detail: str) -> None:
         super().__init__(detail)
         self.cause = cause
         self.detail = detail
@@ -26,9 +28,9 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     try:
         return _ENV.from_string(template).render(**context)
     except UndefinedError as exc:
-        raise TemplateProblem("template_variable_missing", str(exc)) from exc
+        raise TemplateProblem(FailureCause.TEMPLATE_VARIABLE_MISSING, str(exc)) from exc
     except TemplateError as exc:
-        raise TemplateProblem("template_invalid", str(exc)) from exc
+        raise TemplateProblem(FailureCause.TEMPLATE_INVALID, str(exc)) from exc
 
 
 def check_syntax(template: str) -> str | None:

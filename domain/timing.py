@@ -1,4 +1,4 @@
-"""Time rules of PRODUCT.md §4: delays, the freezing clock, both resume policies, sending windows.
+"""Time rules (docs/time.md): delays, the freezing clock, both resume policies, sending windows.
 
 Pure functions over aware datetimes (UTC in, UTC out). The recipient workflow keeps two facts
 per step — `planned_at` (when it was first due) and, while paused, `remaining` — and asks these

@@ -1,4 +1,4 @@
-"""Signed unsubscribe tokens (PRODUCT.md §7): the link every email carries.
+"""Signed unsubscribe tokens (docs/inbound-events.md): the link every email carries.
 
 The one-click unsubscribe endpoint (RFC 8058) takes no API key: the token *is* the credential.
 It carries the workspace and the lower-cased address, signed with HMAC-SHA256, and never

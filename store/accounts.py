@@ -5,8 +5,12 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from store.db import Store, sender_of
+from domain.failures import FailureCause
+from domain.ids import Prefix
+from domain.statuses import RecipientStatus
+from store.db import Store
 from store.ids import new_id
+from store.sequences import definition_of
 from store.tables import RecipientRow, SenderRow, SequenceRow, SuppressionRow
 
 
@@ -81,7 +85,7 @@ class Accounts:
         self, workspace: str, name: str, email: str, daily_cap: int | None
     ) -> SenderRow:
         row = SenderRow(
-            id=new_id("snd"),
+            id=new_id(Prefix.SENDER),
             workspace=workspace,
             name=name,
             email=email.lower(),
@@ -116,14 +120,14 @@ class Accounts:
                 for row in await session.scalars(
                     select(SequenceRow).where(SequenceRow.workspace == workspace)
                 )
-                if sender_of(row.definition) == sender_id
+                if definition_of(row).settings.sender_id == sender_id
             ]
             return list(
                 await session.scalars(
                     select(RecipientRow).where(
                         RecipientRow.sequence_id.in_(sequences),
-                        RecipientRow.status == "error",
-                        RecipientRow.error_cause == "sender_disconnected",
+                        RecipientRow.status == RecipientStatus.ERROR.value,
+                        RecipientRow.error_cause == FailureCause.SENDER_DISCONNECTED.value,
                     )
                 )
             )

@@ -16,7 +16,9 @@ from enum import StrEnum
 
 from sqlalchemy import func, select, update
 
-from store.db import Store, as_utc, sender_of
+from store.db import Store, as_utc
+from store.holds import barrier_up
+from store.sequences import definition_of
 from store.tables import DeliveryRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
 
 # Longer than a channel's hand-over can take once cancelled (the SMTP and HTTP timeouts, 30 s).
@@ -114,16 +116,14 @@ class Ledger:
             held = await session.scalar(
                 select(RecipientRow.hold).where(RecipientRow.id == out.recipient_id)
             )
-            sequence = (
-                await session.execute(
-                    select(SequenceRow.status, SequenceRow.definition).where(
-                        SequenceRow.id == out.sequence_id
-                    )
-                )
-            ).one_or_none()
-            if held or (sequence is not None and sequence.status == "paused"):
+            sequence = await session.get(SequenceRow, out.sequence_id)
+            if barrier_up(bool(held), sequence.status if sequence is not None else None):
                 return ClaimResult(Claim.HELD)
-            sender_now = sender_of(sequence.definition) if sequence is not None else out.sender_id
+            sender_now = (
+                definition_of(sequence).settings.sender_id
+                if sequence is not None
+                else out.sender_id
+            )
             if sender_now != out.sender_id:
                 # Never from the old sender once the change is recorded, whether or not its
                 # fan-out has reached this recipient yet.
@@ -194,15 +194,6 @@ class Ledger:
                     .order_by(DeliveryRow.id)
                 )
             )
-
-    async def counts_by_state(self, sequence_id: str) -> dict[str, int]:
-        async with self.store.sessions() as session:
-            rows = await session.execute(
-                select(DeliveryRow.state, func.count())
-                .where(DeliveryRow.sequence_id == sequence_id)
-                .group_by(DeliveryRow.state)
-            )
-            return {state: count for state, count in rows.all()}
 
 
 def next_day(now: datetime) -> datetime:

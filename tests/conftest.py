@@ -44,7 +44,7 @@ from store.ledger import Outbound
 from store.migrate import upgrade_to_head
 from worker import build_worker
 from workflows.client import DATA_CONVERTER
-from workflows.ids import SEARCH_ATTRIBUTES, recipient_workflow_id, sequence_workflow_id
+from workflows.contract import SEARCH_ATTRIBUTES, recipient_workflow_id, sequence_workflow_id
 
 BIN = Path(sys.executable).parent
 TOKEN_SECRET = "test-token-secret"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from settings import Settings
-from workflows.ids import SEARCH_ATTRIBUTES
+from workflows.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -6,7 +6,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from domain.statuses import RecipientStatus
-from workflows.ids import (
+from workflows.contract import (
     SEQUENCE_KEY,
     STATUS_KEY,
     STEP_KEY,

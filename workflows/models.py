@@ -6,137 +6,50 @@ rename or remove one (HTTP schemas in api/schemas.py are separate so the API can
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domain.statuses import RecipientStatus, ResumePolicy, SequenceStatus, StepType
+from domain.events import EventKind
+from domain.models import (
+    SYSTEM,
+    Contact,
+    ErrorInfo,
+    PauseInfo,
+    RecipientState,
+    SendingSchedule,
+    SequenceDefinition,
+    SequenceSettings,
+    StepContent,
+    StepDefinition,
+    StepRecord,
+    TimelineEntry,
+)
+from domain.statuses import (
+    DispatchOutcome,
+    HoldSource,
+    RecipientStatus,
+    SequenceStatus,
+    StepState,
+    StepType,
+)
 
-SYSTEM = "system"
-
-
-class StepContent(BaseModel):
-    subject: str | None = None
-    body: str | None = None
-    title: str | None = None
-    notes: str | None = None
-
-
-class StepDefinition(BaseModel):
-    type: StepType
-    delay: timedelta
-    delay_text: str | None = None  # the ISO-8601 text as the person wrote it
-    content: StepContent = StepContent()
-
-
-class SendingSchedule(BaseModel):
-    timezone: str
-    days: list[str]
-    start: time
-    end: time
-
-
-class SequenceSettings(BaseModel):
-    resume_policy: ResumePolicy = ResumePolicy.FREEZE
-    stop_on_response: bool = True
-    schedule: SendingSchedule | None = None
-    sender_id: str | None = None
-
-
-class SequenceDefinition(BaseModel):
-    version: int = 1
-    name: str
-    steps: list[StepDefinition]
-    settings: SequenceSettings = SequenceSettings()
-
-
-class Contact(BaseModel):
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    linkedin_url: str | None = None
-    fields: dict[str, str] = {}
-
-    def template_context(self) -> dict[str, Any]:
-        return {
-            "email": self.email,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "phone": self.phone,
-            "linkedin_url": self.linkedin_url,
-            **self.fields,
-        }
-
-
-# ---- recipient state ------------------------------------------------------------------------
-
-
-class PauseInfo(BaseModel):
-    source: Literal["recipient", "sequence"]
-    reason: str | None = None
-    note: str | None = None
-    until: datetime | None = None
-    paused_at: datetime
-    actor: str = SYSTEM
-    # The status a resume returns to (In Progress, Pending Action, or Error → retried).
-    resume_to: RecipientStatus = RecipientStatus.IN_PROGRESS
-
-
-class ErrorInfo(BaseModel):
-    step: int
-    cause: str
-    fix: str
-    detail: str | None = None
-
-
-class StepRecord(BaseModel):
-    index: int
-    type: StepType
-    state: Literal["pending", "sent", "skipped", "failed", "completed"] = "pending"
-    at: datetime | None = None
-    message_id: str | None = None
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    kind: str
-    actor: str = SYSTEM
-    details: dict[str, Any] = {}
-
-
-class RecipientState(BaseModel):
-    """Everything a recipient is; continue-as-new carries it whole."""
-
-    status: RecipientStatus
-    current_step: int = 0
-    # When the current step was first due (keep_schedule resumes to it) and when it is due now.
-    planned_at: datetime | None = None
-    due_at: datetime | None = None
-    # While paused: what was left of the current delay when the clock froze.
-    remaining: timedelta | None = None
-    pause: PauseInfo | None = None
-    error: ErrorInfo | None = None
-    manual_send_at: datetime | None = None
-    steps: list[StepRecord]
-    content_overrides: dict[int, StepContent] = {}
-    timeline: list[TimelineEntry] = []
-    # The newest sequence content edit this recipient has seen (StepContentChange.version).
-    definition_version: int = 0
-    # The newest sequence pause/resume this recipient applied (see SequenceStateChange).
-    sequence_epoch: int = 0
-    sequence_paused: bool = False
-    # A dispatch the pause barrier refused: look again no sooner than this.
-    held_until: datetime | None = None
-    # The newest sender change this recipient has seen (SenderChange.version).
-    sender_version: int = 0
-    # Per step: how many times a person asked to try it again (the ledger's dispatch key).
-    dispatch_rounds: dict[int, int] = {}
-    # Inbound event ids already applied, so a redelivered webhook changes nothing.
-    seen_events: list[str] = []
-    # Bumped on every change; the store keeps only the newest projection.
-    version: int = 0
+# The domain's models travel inside these payloads; importable from here too.
+__all__ = [
+    "SYSTEM",
+    "Contact",
+    "ErrorInfo",
+    "PauseInfo",
+    "RecipientState",
+    "SendingSchedule",
+    "SequenceDefinition",
+    "SequenceSettings",
+    "StepContent",
+    "StepDefinition",
+    "StepRecord",
+    "TimelineEntry",
+]
 
 
 class RecipientInput(BaseModel):
@@ -155,7 +68,8 @@ class RecipientInput(BaseModel):
 
 
 class RecipientView(BaseModel):
-    """What the API shows of a recipient: its state plus what a person may do next."""
+    """A recipient's state plus what a person may do next: the answer of the `view` query and
+    of every update. The API shows it as api.schemas.RecipientPublic (a separate contract)."""
 
     id: str
     sequence_id: str
@@ -170,7 +84,7 @@ class RecipientView(BaseModel):
     steps: list[StepRecord]
     timeline: list[TimelineEntry]
     # Only on a pause answer: what happened to a dispatch that was under way.
-    in_flight: Literal["cancelled", "completed", "failed"] | None = None
+    in_flight: DispatchOutcome | None = None
 
 
 # ---- update inputs --------------------------------------------------------------------------
@@ -204,15 +118,7 @@ class InboundEvent(BaseModel):
     """A fact from outside (webhook): recorded even while paused; `event_id` dedupes it."""
 
     event_id: str
-    kind: Literal[
-        "reply",
-        "meeting",
-        "hard_bounce",
-        "soft_bounce",
-        "unsubscribe",
-        "out_of_office",
-        "auto_reply",
-    ]
+    kind: EventKind
     at: datetime | None = None
     until: datetime | None = None  # out_of_office: the return date, when one could be read
     details: dict[str, Any] = {}
@@ -221,10 +127,11 @@ class InboundEvent(BaseModel):
 class ContentView(BaseModel):
     index: int
     type: StepType
-    state: str
+    state: StepState
     resolved: StepContent | None
     error: str | None = None
     edited: bool = False
+    editable: bool = False  # domain.content.step_editable, as of the query
 
 
 # ---- activities -----------------------------------------------------------------------------
@@ -256,7 +163,7 @@ class RecipientProjection(BaseModel):
     status: RecipientStatus
     current_step: int
     next_step_at: datetime | None
-    pause_source: str | None
+    pause_source: HoldSource | None
     version: int
     error_cause: str | None = None
     final_view: dict[str, Any] | None = None  # set once, when the workflow ends
@@ -307,7 +214,8 @@ class StepContentChange(BaseModel):
 
 class SenderChange(BaseModel):
     """The sequence's sender changed: recipients send from it from now on, and those that
-    were running when it was acknowledged are paused for a person to look (PRODUCT.md §6)."""
+    were running when it was acknowledged are paused for a person to look
+    (docs/sequence-pause.md)."""
 
     version: int
     sender_id: str | None

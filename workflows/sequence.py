@@ -21,8 +21,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.fanout import SequenceFanOut
     from domain.actions import SEQUENCE_ACTIONS, sequence_allows
-    from domain.statuses import SequenceStatus
+    from domain.statuses import Action, SequenceStatus
+    from workflows import contract
     from workflows.models import (
         ActionRequest,
         ChangeSenderRequest,
@@ -84,8 +86,8 @@ class SequenceWorkflow:
     async def _fan_out(self) -> None:
         epoch = self._epoch
         assert self._state_at is not None
-        handle = workflow.start_activity(
-            "fan_out_sequence_state",
+        handle = workflow.start_activity_method(
+            SequenceFanOut.fan_out_sequence_state,
             FanOutRequest(
                 workspace=self._input.workspace,
                 sequence_id=self._input.sequence_id,
@@ -125,8 +127,8 @@ class SequenceWorkflow:
         return {"workspace": self._input.workspace, "sequence_id": self._input.sequence_id}
 
     async def _fan_out_edit(self, request: FanOutRequest) -> None:
-        await workflow.execute_activity(
-            "fan_out_sequence_state",
+        await workflow.execute_activity_method(
+            SequenceFanOut.fan_out_sequence_state,
             request,
             start_to_close_timeout=FAN_OUT_TIMEOUT,
             heartbeat_timeout=FAN_OUT_HEARTBEAT,
@@ -158,9 +160,7 @@ class SequenceWorkflow:
     @workflow.update
     async def edit_step(self, request: EditStepRequest) -> SequenceView:
         steps = self._definition.steps
-        merged = steps[request.step].content.model_copy(
-            update=request.content.model_dump(exclude_none=True)
-        )
+        merged = steps[request.step].content.with_edit(request.content)
         new_steps = list(steps)
         new_steps[request.step] = steps[request.step].model_copy(update={"content": merged})
         self._definition = self._definition.model_copy(
@@ -176,7 +176,7 @@ class SequenceWorkflow:
         if not 0 <= request.step < len(self._definition.steps):
             raise ApplicationError(
                 f"step must be between 0 and {len(self._definition.steps) - 1}",
-                type="InvalidRequest",
+                type=contract.INVALID_REQUEST,
                 non_retryable=True,
             )
 
@@ -189,8 +189,8 @@ class SequenceWorkflow:
 
     @pause.validator
     def _validate_pause(self, request: ActionRequest) -> None:
-        if not sequence_allows("pause", self._status):
-            raise _not_allowed("pause", self._status)
+        if not sequence_allows(Action.PAUSE, self._status):
+            raise _not_allowed(Action.PAUSE, self._status)
 
     @workflow.update
     async def resume(self, request: ActionRequest) -> SequenceView:
@@ -202,8 +202,8 @@ class SequenceWorkflow:
 
     @resume.validator
     def _validate_resume(self, request: ActionRequest) -> None:
-        if not sequence_allows("resume", self._status):
-            raise _not_allowed("resume", self._status)
+        if not sequence_allows(Action.RESUME, self._status):
+            raise _not_allowed(Action.RESUME, self._status)
 
     @workflow.query
     def describe(self) -> SequenceView:
@@ -231,11 +231,11 @@ class SequenceWorkflow:
         )
 
 
-def _not_allowed(action: str, status: SequenceStatus) -> ApplicationError:
-    allowed = list(SEQUENCE_ACTIONS[status])
+def _not_allowed(action: Action, status: SequenceStatus) -> ApplicationError:
+    allowed = [a.value for a in SEQUENCE_ACTIONS[status]]
     return ApplicationError(
-        f"{action} is not possible for a sequence that is {status.value}",
+        f"{action.value} is not possible for a sequence that is {status.value}",
         {"status_now": status.value, "allowed_actions": allowed},
-        type="ActionRejected",
+        type=contract.ACTION_REJECTED,
         non_retryable=True,
     )

@@ -1,20 +1,19 @@
-"""Pause / unpause contacts in one sequence (PRODUCT.md §7): only the given contacts that are
-enrolled in that sequence change; the others are reported with the reason, not touched."""
+"""Pause / unpause contacts in one sequence (docs/inbound-events.md): only the given contacts
+that are enrolled in that sequence change; the others are reported with the reason, untouched."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from api import recipient_calls as calls
 from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import Problem, not_found
+from api.schemas import ContactOutcome, ContactsAnswer, ContactsInSequence
 from domain.statuses import Action
-from store.tables import RecipientRow
+from store.recipients import Recipients
+from store.sequences import Sequences
 from workflows.models import ActionRequest, PauseRequest
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -22,41 +21,15 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 CONCURRENCY = 16
 
 
-class ContactsInSequence(BaseModel):
-    contact_ids: list[str] = Field(min_length=1, max_length=1_000)
-    sequence_id: str
-    reason: Annotated[str, Field(max_length=200)] | None = None
-    note: Annotated[str, Field(max_length=5_000)] | None = None
-
-
-class ContactOutcome(BaseModel):
-    contact_id: str
-    recipient_id: str | None = None
-    status: str | None = None
-    reason: str | None = None
-
-
-class ContactsAnswer(BaseModel):
-    changed: list[ContactOutcome]
-    not_changed: list[ContactOutcome]
-
-
 async def _apply(
     action: Action, body: ContactsInSequence, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> ContactsAnswer:
-    if await store.get_sequence(caller.workspace, body.sequence_id) is None:
+    if await Sequences(store).get(caller.workspace, body.sequence_id) is None:
         raise not_found(f"sequence {body.sequence_id}")
-    async with store.sessions() as session:
-        rows = {
-            row.contact_id: row
-            for row in await session.scalars(
-                select(RecipientRow).where(
-                    RecipientRow.workspace == caller.workspace,
-                    RecipientRow.sequence_id == body.sequence_id,
-                    RecipientRow.contact_id.in_(body.contact_ids),
-                )
-            )
-        }
+    enrolled = await Recipients(store).of_contacts(
+        caller.workspace, body.sequence_id, body.contact_ids
+    )
+    rows = {row.contact_id: row for row in enrolled}
     answer = ContactsAnswer(changed=[], not_changed=[])
     gate = asyncio.Semaphore(CONCURRENCY)
 

@@ -15,31 +15,11 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep
+from api.schemas import OutboxEmail, OutboxMessage
 
 router = APIRouter(prefix="/dev", tags=["dev"])
-
-
-class OutboxEmail(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    file: str
-    channel: str = "email"
-    from_: str | None = Field(alias="from")
-    to: str | None
-    subject: str | None
-    message_id: str | None
-    date: str | None
-    text: str | None = Field(description="the text/plain body")
-
-
-class OutboxMessage(BaseModel):
-    file: str
-    channel: str  # sms | linkedin
-    to: str | None
-    body: str | None
 
 
 def _email(path: Path) -> OutboxEmail:

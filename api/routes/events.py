@@ -1,4 +1,4 @@
-"""Inbound events (webhooks): replies, bounces, unsubscribes, meetings (PRODUCT.md §7).
+"""Inbound events (webhooks): replies, bounces, unsubscribes, meetings (docs/inbound-events.md).
 
 Each is idempotent on the provider's event id: a redelivery answers what the first delivery
 answered and changes nothing. Events are recorded on the recipient's timeline even while it or
@@ -8,12 +8,10 @@ its sequence is paused; what they change is the recipient workflow's decision.
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, EmailStr, Field
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -21,61 +19,22 @@ from api import recipient_calls as calls
 from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import Problem
 from api.routes.suppressions import suppress_address
+from api.schemas import BounceIn, EventAnswer, Matched, MeetingIn, ReplyIn, UnsubscribeIn
 from domain.dsn import parse_dsn
+from domain.events import EventKind, kind_of_reply
+from domain.ids import recipients_in_thread
 from domain.inbound import ReplyKind, classify_reply, return_morning
+from domain.statuses import RecipientStatus
 from store.db import Store
 from store.inbound import InboundEvents
+from store.sequences import Sequences, definition_of
 from store.tables import RecipientRow
-from workflows.models import InboundEvent, SequenceDefinition
+from workflows.models import InboundEvent
 from workflows.recipient import RecipientWorkflow
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-# Our Message-IDs are <{recipient}.{step}@…>: a reply names its recipient exactly.
-_OUR_MESSAGE_ID = re.compile(r"<(rcp_[0-9a-f]+)\.(\d+)@")
 SIGNAL_CONCURRENCY = 16
-
-
-class Matched(BaseModel):
-    sequence_id: str
-    recipient_id: str
-    status: str
-
-
-class EventAnswer(BaseModel):
-    matched: list[Matched]
-    classification: str
-    duplicate: bool = False  # true when this event id was already applied
-
-
-class ReplyIn(BaseModel):
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
-    from_: EmailStr = Field(alias="from")
-    subject: Annotated[str, Field(max_length=2_000)] = ""
-    text: Annotated[str, Field(max_length=200_000)] = ""
-    headers: dict[str, str] = {}
-    in_reply_to: str | None = None
-    sequence_id: str | None = None
-    received_at: datetime | None = None
-
-
-class BounceIn(BaseModel):
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
-    email: EmailStr | None = None
-    kind: Literal["hard", "soft"] = "hard"
-    raw: Annotated[str, Field(max_length=500_000)] | None = None
-
-
-class UnsubscribeIn(BaseModel):
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
-    email: EmailStr
-
-
-class MeetingIn(BaseModel):
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
-    email: EmailStr
-    sequence_id: str | None = None
-    at: datetime | None = None
 
 
 async def _once(store: Store, workspace: str, kind: str, event_id: str, apply: Any) -> EventAnswer:
@@ -133,15 +92,9 @@ async def reply(
         if found.kind is ReplyKind.OUT_OF_OFFICE and found.return_date is not None:
             until = return_morning(found.return_date, timezone)
             until = until if until > datetime.now(UTC) else None
-        kind = {
-            ReplyKind.REPLY: "reply",
-            ReplyKind.OUT_OF_OFFICE: "out_of_office",
-            ReplyKind.AUTO_REPLY: "auto_reply",
-            ReplyKind.BOUNCE: "hard_bounce",
-        }[found.kind]
         event = InboundEvent(
             event_id=f"reply:{body.event_id}",
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind_of_reply(found.kind),
             at=received,
             until=until,
             details={"subject": body.subject[:200], "evidence": found.evidence},
@@ -160,7 +113,8 @@ async def _reply_recipients(store: Store, workspace: str, body: ReplyIn) -> list
             [body.in_reply_to, body.headers.get("In-Reply-To"), body.headers.get("References")],
         )
     )
-    for recipient_id, _step in _OUR_MESSAGE_ID.findall(threads):
+    # A reply that quotes one of our Message-IDs names its recipient exactly.
+    for recipient_id, _step in recipients_in_thread(threads):
         row = await events.recipient(workspace, recipient_id)
         if row is not None:
             return [row]
@@ -170,9 +124,9 @@ async def _reply_recipients(store: Store, workspace: str, body: ReplyIn) -> list
 async def _timezone(store: Store, workspace: str, rows: list[RecipientRow]) -> str:
     """The sequence's sending-window time zone, for reading "back on Monday" (UTC if none)."""
     for row in rows:
-        sequence = await store.get_sequence(workspace, row.sequence_id)
+        sequence = await Sequences(store).get(workspace, row.sequence_id)
         if sequence is not None:
-            schedule = SequenceDefinition.model_validate(sequence.definition).settings.schedule
+            schedule = definition_of(sequence).settings.schedule
             if schedule is not None:
                 return schedule.timezone
     return "UTC"
@@ -194,7 +148,7 @@ async def bounce(
             rows = await InboundEvents(store).recipients(caller.workspace, email)
             event = InboundEvent(
                 event_id=f"bounce:{body.event_id}:{email}",
-                kind="hard_bounce" if hard else "soft_bounce",
+                kind=EventKind.HARD_BOUNCE if hard else EventKind.SOFT_BOUNCE,
             )
             matched += await _tell(client, caller.workspace, rows, event)
         kinds = {"hard" if hard else "soft" for _, hard in bounced}
@@ -217,7 +171,7 @@ async def unsubscribe(
             Matched(
                 sequence_id=r.sequence_id,
                 recipient_id=r.id,
-                status="unsubscribed" if r.id in told else r.status,
+                status=RecipientStatus.UNSUBSCRIBED.value if r.id in told else r.status,
             )
             for r in rows
         ]
@@ -236,7 +190,7 @@ async def meeting(
         )
         event = InboundEvent(
             event_id=f"meeting:{body.event_id}",
-            kind="meeting",
+            kind=EventKind.MEETING,
             at=body.at,
             details={"at": body.at.isoformat()} if body.at else {},
         )

@@ -1,6 +1,6 @@
-"""Bulk recipient actions (PRODUCT.md §9): pause/resume need every selected recipient eligible;
-skip, stop, delete and edit content act on the eligible ones and report the rest; stop and
-delete are irreversible, so the first call previews and returns a confirmation token."""
+"""Bulk recipient actions (docs/statuses-and-actions.md): pause/resume need every selected
+recipient eligible; skip, stop, delete and edit content act on the eligible ones and report the
+rest; stop and delete are irreversible, so the first call previews and returns a token."""
 
 from __future__ import annotations
 
@@ -15,14 +15,11 @@ from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
 from api.problems import Problem, not_found
 from api.schemas import BulkItem, BulkRecipientAction, BulkRecipientResult
 from domain import actions
-from domain.statuses import Action
-from workflows.models import (
-    ActionRequest,
-    EditContentRequest,
-    PauseRequest,
-    SequenceDefinition,
-    StepContent,
-)
+from domain.models import StepContent
+from domain.statuses import Action, SequenceStatus
+from store.recipients import Recipients
+from store.sequences import Sequences, definition_of, status_of
+from workflows.models import ActionRequest, EditContentRequest, PauseRequest
 
 router = APIRouter(prefix="/v1/sequences/{sequence_id}/recipients", tags=["recipients"])
 
@@ -40,13 +37,15 @@ async def bulk_action(
     store: StoreDep,
     settings: SettingsDep,
 ) -> BulkRecipientResult:
-    sequence = await store.get_sequence(caller.workspace, sequence_id)
+    sequence = await Sequences(store).get(caller.workspace, sequence_id)
     if sequence is None:
         raise not_found(f"sequence {sequence_id}")
-    definition = SequenceDefinition.model_validate(sequence.definition)
+    definition = definition_of(sequence)
+    sequence_paused = status_of(sequence) is SequenceStatus.PAUSED
+    recipients = Recipients(store)
     action = Action(body.action)
     ids = list(dict.fromkeys(body.recipient_ids))
-    rows = {row.id: row for row in await store.get_recipients(caller.workspace, sequence_id, ids)}
+    rows = {row.id: row for row in await recipients.get_many(caller.workspace, sequence_id, ids)}
     result = BulkRecipientResult(action=action.value)
     eligible: list[str] = []
     for rid in ids:
@@ -54,7 +53,7 @@ async def bulk_action(
         if row is None:
             result.not_eligible.append(BulkItem(id=rid, reason="not in this sequence"))
             continue
-        situation = situation_of(row, definition, sequence.status == "paused")
+        situation = situation_of(row, definition, sequence_paused)
         if actions.bulk_allowed(action, situation):
             eligible.append(rid)
         else:
@@ -102,7 +101,7 @@ async def bulk_action(
             try:
                 if action is Action.DELETE:
                     await calls.delete(client, settings.temporal_namespace, handle)
-                    await store.delete_recipient(rid)
+                    await recipients.delete(rid)
                     result.applied.append(BulkItem(id=rid, status="deleted"))
                     return
                 payload = _payload(action, body, caller.actor)

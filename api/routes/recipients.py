@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from api import recipient_calls as calls
-from api.convert import situation_of
+from api.convert import recipient_public, recipient_row_out, situation_of
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
-from api.problems import Problem, action_rejected, not_found
+from api.problems import Problem, action_rejected, invalid, not_found
 from api.schemas import (
     ContentEdit,
     ContentPanel,
@@ -21,29 +21,28 @@ from api.schemas import (
     EnrollResponse,
     PauseBody,
     RecipientPage,
-    RecipientRowOut,
+    RecipientPublic,
     RejectedOut,
     SendManualEmailBody,
     SkipBody,
     StepContentOut,
 )
 from domain import actions
-from domain.statuses import Action, RecipientStatus
+from domain.models import Contact, StepContent
+from domain.statuses import Action, RecipientStatus, SequenceStatus
 from store.accounts import Accounts
-from store.db import NewContact, Rejected
+from store.recipients import NewContact, Recipients, Rejected
+from store.sequences import Sequences, definition_of, status_of
 from store.tables import RecipientRow, SequenceRow
 from workflows.launch import start_recipient
 from workflows.models import (
     ActionRequest,
-    Contact,
     EditContentRequest,
     PauseRequest,
     RecipientInput,
     RecipientView,
     SendManualEmailRequest,
-    SequenceDefinition,
     SkipRequest,
-    StepContent,
 )
 
 router = APIRouter(prefix="/v1/sequences/{sequence_id}/recipients", tags=["recipients"])
@@ -60,7 +59,7 @@ _URL_ACTIONS = [a for a in calls.UPDATES if a is not Action.EDIT_CONTENT]  # edi
 
 
 async def _sequence(store: StoreDep, caller: CallerDep, sequence_id: str) -> SequenceRow:
-    row = await store.get_sequence(caller.workspace, sequence_id)
+    row = await Sequences(store).get(caller.workspace, sequence_id)
     if row is None:
         raise not_found(f"sequence {sequence_id}")
     return row
@@ -69,7 +68,7 @@ async def _sequence(store: StoreDep, caller: CallerDep, sequence_id: str) -> Seq
 async def _recipient(
     store: StoreDep, caller: CallerDep, sequence_id: str, recipient_id: str
 ) -> RecipientRow:
-    row = await store.get_recipient(caller.workspace, sequence_id, recipient_id)
+    row = await Recipients(store).get(caller.workspace, sequence_id, recipient_id)
     if row is None:
         raise not_found(f"recipient {recipient_id}")
     return row
@@ -85,7 +84,7 @@ async def enroll(
     settings: SettingsDep,
 ) -> EnrollResponse:
     sequence = await _sequence(store, caller, sequence_id)
-    definition = SequenceDefinition.model_validate(sequence.definition)
+    definition = definition_of(sequence)
     suppressed = await Accounts(store).suppressed_among(
         caller.workspace, [str(r.email) for r in body.recipients if r.email]
     )
@@ -99,7 +98,8 @@ async def enroll(
         raise Problem(409, "Suppressed", f"{refused[0].email} is {refused[0].reason}")
     contacts = [NewContact(**r.model_dump()) for r in allowed]
     status = RecipientStatus.NOT_STARTED if body.start_at else RecipientStatus.IN_PROGRESS
-    enrolled, rejected = await store.enroll(caller.workspace, sequence_id, contacts, status.value)
+    recipients = Recipients(store)
+    enrolled, rejected = await recipients.enroll(caller.workspace, sequence_id, contacts, status)
     rejected = refused + rejected
     if len(body.recipients) == 1 and rejected:
         raise Problem(409, "Already enrolled", f"{rejected[0].email} is {rejected[0].reason}")
@@ -136,14 +136,14 @@ async def enroll(
     failed = [item for item, result in zip(enrolled, results, strict=True) if result is not None]
     if failed:
         # Never leave a row without its workflow: undo those rows and say so.
-        await store.forget_enrollment([item.recipient_id for item in failed])
+        await recipients.forget_enrollment([item.recipient_id for item in failed])
     return EnrollResponse(
         enrolled=[
             EnrolledOut(
                 id=item.recipient_id,
                 contact_id=item.contact_id,
                 email=item.contact.email,
-                status=item.status,
+                status=item.status.value,
             )
             for item in enrolled
             if item not in failed
@@ -163,58 +163,40 @@ async def list_recipients(
     cursor: str | None = None,
 ) -> RecipientPage:
     sequence = await _sequence(store, caller, sequence_id)
-    definition = SequenceDefinition.model_validate(sequence.definition)
+    definition = definition_of(sequence)
     try:
-        page = await store.list_recipients(
-            caller.workspace,
-            sequence_id,
-            status=status.value if status else None,
-            limit=limit,
-            cursor=cursor,
+        page = await Recipients(store).page(
+            caller.workspace, sequence_id, status=status, limit=limit, cursor=cursor
         )
     except ValueError as exc:
         raise Problem(422, "Invalid request", f"cursor: {exc}") from None
+    paused = status_of(sequence) is SequenceStatus.PAUSED
     return RecipientPage(
-        items=[_row_out(row, definition, sequence.status == "paused") for row in page.items],
+        items=[recipient_row_out(row, definition, paused) for row in page.items],
         next_cursor=page.next_cursor,
     )
 
 
-def _row_out(
-    row: RecipientRow, definition: SequenceDefinition, seq_paused: bool
-) -> RecipientRowOut:
-    situation = situation_of(row, definition, seq_paused)
-    return RecipientRowOut(
-        id=row.id,
-        sequence_id=row.sequence_id,
-        contact_id=row.contact_id,
-        email=row.email,
-        status=row.status,
-        current_step=row.current_step,
-        next_step_at=row.next_step_at,
-        pause_source=row.pause_source,
-        allowed_actions=[a.value for a in actions.allowed_actions(situation)],
-    )
-
-
-@router.get("/{recipient_id}", response_model=RecipientView)
+@router.get("/{recipient_id}", response_model=RecipientPublic)
 async def get_recipient(
     sequence_id: str, recipient_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
-) -> RecipientView:
+) -> RecipientPublic:
     row = await _recipient(store, caller, sequence_id, recipient_id)
     try:
-        return await calls.view(
+        view = await calls.view(
             calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
         )
     except Problem as problem:
         if problem.status == 404 and row.final_view is not None:
-            return RecipientView.model_validate(row.final_view)  # past Temporal's retention
-        raise
+            view = RecipientView.model_validate(row.final_view)  # past Temporal's retention
+        else:
+            raise
+    return recipient_public(view)
 
 
 @router.post(
     "/{recipient_id}/{action}",
-    response_model=RecipientView,
+    response_model=RecipientPublic,
     description="Actions: " + ", ".join(a.url_segment for a in _URL_ACTIONS),
 )
 async def act(
@@ -225,7 +207,7 @@ async def act(
     caller: CallerDep,
     client: ClientDep,
     store: StoreDep,
-) -> RecipientView:
+) -> RecipientPublic:
     try:
         chosen = Action.from_url_segment(action)
         if chosen not in _URL_ACTIONS:
@@ -248,7 +230,7 @@ async def act(
     else:
         payload = ActionRequest(actor=caller.actor)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
-    return await calls.act(handle, chosen, payload, store, recipient_id)
+    return recipient_public(await calls.act(handle, chosen, payload, store, recipient_id))
 
 
 async def _refuse_while_sequence_paused(
@@ -257,11 +239,10 @@ async def _refuse_while_sequence_paused(
     """The sequence-paused overlay holds from the moment the pause is acknowledged, before the
     fan-out has reached this recipient's workflow."""
     sequence = await _sequence(store, caller, row.sequence_id)
-    if sequence.status != "paused":
+    if status_of(sequence) is not SequenceStatus.PAUSED:
         return
-    definition = SequenceDefinition.model_validate(sequence.definition)
     try:
-        actions.check(action, situation_of(row, definition, sequence_paused=True))
+        actions.check(action, situation_of(row, definition_of(sequence), sequence_paused=True))
     except actions.ActionRejected as exc:
         raise action_rejected(
             exc.reason, status_now=row.status, allowed_actions=[a.value for a in exc.allowed]
@@ -272,11 +253,7 @@ def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise Problem(422, "Invalid request", detail, errors=errors) from None
+        raise invalid(exc.errors()) from None
 
 
 @router.delete("/{recipient_id}")
@@ -292,7 +269,7 @@ async def delete_recipient(
     await _recipient(store, caller, sequence_id, recipient_id)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     await calls.delete(client, settings.temporal_namespace, handle)
-    await store.delete_recipient(recipient_id)
+    await Recipients(store).delete(recipient_id)
     return {"id": recipient_id, "status": "deleted"}
 
 
@@ -309,7 +286,6 @@ async def view_content(
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     current = await calls.view(handle)
     editing = Action.EDIT_CONTENT.value in current.allowed_actions
-    reached = current.current_step
     return ContentPanel(
         mode="edit" if editing else "view",
         steps=[
@@ -319,7 +295,7 @@ async def view_content(
                 state=step.state,
                 error=step.error,
                 edited=step.edited,
-                editable=editing and (step.index > reached or step.state in ("pending", "failed")),
+                editable=editing and step.editable,
                 **(step.resolved.model_dump() if step.resolved else {}),
             )
             for step in await calls.content(handle)
@@ -327,7 +303,7 @@ async def view_content(
     )
 
 
-@router.put("/{recipient_id}/content/{step}", response_model=RecipientView)
+@router.put("/{recipient_id}/content/{step}", response_model=RecipientPublic)
 async def edit_content(
     sequence_id: str,
     recipient_id: str,
@@ -336,11 +312,11 @@ async def edit_content(
     caller: CallerDep,
     client: ClientDep,
     store: StoreDep,
-) -> RecipientView:
+) -> RecipientPublic:
     row = await _recipient(store, caller, sequence_id, recipient_id)
     await _refuse_while_sequence_paused(store, caller, row, Action.EDIT_CONTENT)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     request = EditContentRequest(
         actor=caller.actor, step=step, content=StepContent(**body.model_dump())
     )
-    return await calls.act(handle, Action.EDIT_CONTENT, request)
+    return recipient_public(await calls.act(handle, Action.EDIT_CONTENT, request))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, EmailStr, Field
 
 from api import recipient_calls as calls
 from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import Problem, not_found
+from api.schemas import SenderCreate, SenderPublic, SenderUpdate
 from domain.statuses import Action
 from store.accounts import Accounts
 from store.tables import SenderRow
@@ -20,27 +18,6 @@ from workflows.models import ActionRequest
 router = APIRouter(prefix="/v1/senders", tags=["senders"])
 
 RETRY_CONCURRENCY = 16
-
-
-class SenderCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: EmailStr
-    daily_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
-
-
-class SenderUpdate(BaseModel):
-    status: Literal["connected", "disconnected"] | None = None
-    daily_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
-
-
-class SenderPublic(BaseModel):
-    id: str
-    name: str
-    email: str
-    status: str
-    daily_cap: int | None
-    created_at: datetime
-    recipients_retried: int | None = None
 
 
 def _public(row: SenderRow) -> SenderPublic:

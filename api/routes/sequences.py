@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
+from api import sequence_calls as calls
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
-from api.problems import Problem, action_rejected, not_found
+from api.problems import Problem
 from api.schemas import (
+    BulkEligibility,
+    BulkSequenceAction,
+    BulkSequenceItem,
+    BulkSequenceResult,
     ContentEdit,
     SequenceCreate,
     SequencePage,
@@ -22,21 +23,10 @@ from api.schemas import (
     SequenceSettingsEdit,
 )
 from domain.actions import sequence_allows
-from domain.statuses import SequenceStatus
+from domain.models import StepContent
+from domain.statuses import Action, SequenceStatus
 from store.accounts import Accounts
-from store.db import sender_of
-from store.ids import new_id
-from workflows.ids import sequence_workflow_id
-from workflows.launch import start_sequence
-from workflows.models import (
-    ActionRequest,
-    ChangeSenderRequest,
-    EditStepRequest,
-    SequenceInput,
-    SequenceView,
-    StepContent,
-)
-from workflows.sequence import SequenceWorkflow
+from store.sequences import Sequences, status_of
 
 router = APIRouter(prefix="/v1/sequences", tags=["sequences"])
 # Declared before `router` in the app so /bulk-eligibility is not taken for a sequence id.
@@ -54,17 +44,8 @@ async def create_sequence(
 ) -> SequencePublic:
     if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
         raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
-    definition = definition_from_request(body)
-    sequence_id = new_id("seq")
-    row = await store.create_sequence(
-        caller.workspace, sequence_id, body.name, definition.model_dump(mode="json")
-    )
-    await start_sequence(
-        client,
-        settings.task_queue,
-        SequenceInput(workspace=caller.workspace, sequence_id=sequence_id, definition=definition),
-    )
-    response.headers["Location"] = f"/v1/sequences/{sequence_id}"
+    row = await calls.create(client, store, settings, caller, definition_from_request(body))
+    response.headers["Location"] = f"/v1/sequences/{row.id}"
     return sequence_public(row, {})
 
 
@@ -76,121 +57,36 @@ async def list_sequences(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> SequencePage:
+    sequences = Sequences(store)
     try:
-        rows, next_cursor = await store.list_sequences(
-            caller.workspace, status.value if status else None, limit, cursor
-        )
+        rows, next_cursor = await sequences.page(caller.workspace, status, limit, cursor)
     except ValueError as exc:
         raise Problem(422, "Invalid request", f"cursor: {exc}") from None
-    items = [sequence_public(row, await store.recipient_counts(row.id)) for row in rows]
+    items = [sequence_public(row, await sequences.recipient_counts(row.id)) for row in rows]
     return SequencePage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{sequence_id}", response_model=SequencePublic)
 async def get_sequence(sequence_id: str, caller: CallerDep, store: StoreDep) -> SequencePublic:
-    row = await store.get_sequence(caller.workspace, sequence_id)
-    if row is None:
-        raise not_found(f"sequence {sequence_id}")
+    row = await calls.sequence_row(store, caller, sequence_id)
+    sequences = Sequences(store)
     # Two aggregate reads over up to 100,000 rows each: side by side (WAL readers don't block).
     counts, sends = await asyncio.gather(
-        store.recipient_counts(sequence_id), store.sends_per_step(sequence_id)
+        sequences.recipient_counts(sequence_id), sequences.sends_per_step(sequence_id)
     )
     public = sequence_public(row, counts)
     public.sends_per_step = sends
     return public
 
 
-# ---- sequence-level pause and resume (PRODUCT.md §5) ----------------------------------------
-
-
-class BulkSequenceAction(BaseModel):
-    action: Literal["pause", "resume"]
-    sequence_ids: list[str] = Field(min_length=1, max_length=200)
-
-
-class BulkSequenceItem(BaseModel):
-    id: str
-    status: str | None = None
-    reason: str | None = None
-
-
-class BulkEligibility(BaseModel):
-    pause: int
-    resume: int
-    not_found: list[str]
-
-
-class BulkSequenceResult(BaseModel):
-    action: str
-    applied: list[BulkSequenceItem]
-    not_eligible: list[BulkSequenceItem]
-
-
-async def change_sequence(
-    action: Literal["pause", "resume"],
-    sequence_id: str,
-    caller: CallerDep,
-    client: ClientDep,
-    store: StoreDep,
-) -> None:
-    """Acknowledged by the sequence workflow, then shown at once by one bulk statement on the
-    store's projection; the recipients catch up through the workflow's fan-out."""
-    row = await store.get_sequence(caller.workspace, sequence_id)
-    if row is None:
-        raise not_found(f"sequence {sequence_id}")
-    handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
-    if action == "pause":
-        # The barrier first: from here on no delivery of this sequence can be claimed.
-        await store.set_sequence_status(sequence_id, "paused")
-    try:
-        view = await _update_sequence(handle, action, ActionRequest(actor=caller.actor))
-    except WorkflowUpdateFailedError as exc:
-        # Rejected (say, a concurrent request got there first): the store follows the
-        # workflow's truth again, whatever this request's barrier wrote.
-        truth = await handle.query(SequenceWorkflow.describe)
-        await store.set_sequence_state(sequence_id, truth.status.value, truth.epoch, truth.state_at)
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
-            details = cause.details[0] if cause.details else {}
-            raise action_rejected(cause.message, **details) from None
-        raise
-    # Unless a later change already answered: its own statement shows the store.
-    await store.show_sequence_change(sequence_id, view.status.value, view.epoch, view.state_at)
-
-
-async def _describe(handle: Any) -> SequenceView:
-    try:
-        view: SequenceView = await handle.query(SequenceWorkflow.describe)
-    except RPCError:
-        raise Problem(
-            503, "Temporarily unavailable", "the sequence could not be read; retry"
-        ) from None
-    return view
-
-
-async def _update_sequence(handle: Any, action: str, request: Any) -> SequenceView:
-    """The server aborts an update it had not yet accepted when many race for one workflow
-    (20 concurrent pause/resume requests do): such an update was never applied, so ask again."""
-    for attempt in range(5):
-        try:
-            view: SequenceView = await handle.execute_update(
-                action, request, result_type=SequenceView
-            )
-            return view
-        except RPCError as exc:
-            if exc.status is not RPCStatusCode.UNAVAILABLE or attempt == 4:
-                raise Problem(
-                    503, "Temporarily unavailable", f"the {action} could not be confirmed; retry"
-                ) from None
-            await asyncio.sleep(0.1 * (attempt + 1))
-    raise AssertionError("unreachable")
+# ---- sequence-level pause and resume (docs/sequence-pause.md) -------------------------------
 
 
 @router.post("/{sequence_id}/pause", response_model=SequencePublic)
 async def pause_sequence(
     sequence_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> SequencePublic:
-    await change_sequence("pause", sequence_id, caller, client, store)
+    await calls.change_state(Action.PAUSE, sequence_id, caller, client, store)
     return await get_sequence(sequence_id, caller, store)
 
 
@@ -198,7 +94,7 @@ async def pause_sequence(
 async def resume_sequence(
     sequence_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> SequencePublic:
-    await change_sequence("resume", sequence_id, caller, client, store)
+    await calls.change_state(Action.RESUME, sequence_id, caller, client, store)
     return await get_sequence(sequence_id, caller, store)
 
 
@@ -207,11 +103,12 @@ async def bulk_eligibility(
     caller: CallerDep, store: StoreDep, ids: Annotated[str, Query(min_length=1)]
 ) -> BulkEligibility:
     wanted = [i for i in ids.split(",") if i]
-    rows = [await store.get_sequence(caller.workspace, sid) for sid in wanted]
+    sequences = Sequences(store)
+    rows = [await sequences.get(caller.workspace, sid) for sid in wanted]
     found = [r for r in rows if r is not None]
     return BulkEligibility(
-        pause=sum(sequence_allows("pause", SequenceStatus(r.status)) for r in found),
-        resume=sum(sequence_allows("resume", SequenceStatus(r.status)) for r in found),
+        pause=sum(sequence_allows(Action.PAUSE, status_of(r)) for r in found),
+        resume=sum(sequence_allows(Action.RESUME, status_of(r)) for r in found),
         not_found=[sid for sid, r in zip(wanted, rows, strict=True) if r is None],
     )
 
@@ -220,25 +117,24 @@ async def bulk_eligibility(
 async def bulk_change(
     body: BulkSequenceAction, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> BulkSequenceResult:
+    action = Action(body.action)
     result = BulkSequenceResult(action=body.action, applied=[], not_eligible=[])
+    sequences = Sequences(store)
     for sequence_id in dict.fromkeys(body.sequence_ids):
-        row = await store.get_sequence(caller.workspace, sequence_id)
-        if row is None or not sequence_allows(body.action, SequenceStatus(row.status)):
+        row = await sequences.get(caller.workspace, sequence_id)
+        if row is None or not sequence_allows(action, status_of(row)):
             reason = "not found" if row is None else f"{body.action} not possible when {row.status}"
             result.not_eligible.append(
                 BulkSequenceItem(id=sequence_id, status=row.status if row else None, reason=reason)
             )
             continue
         try:
-            await change_sequence(body.action, sequence_id, caller, client, store)
+            await calls.change_state(action, sequence_id, caller, client, store)
         except Problem as problem:
             result.not_eligible.append(BulkSequenceItem(id=sequence_id, reason=problem.detail))
             continue
-        result.applied.append(
-            BulkSequenceItem(
-                id=sequence_id, status="paused" if body.action == "pause" else "active"
-            )
-        )
+        status = SequenceStatus.PAUSED if action is Action.PAUSE else SequenceStatus.ACTIVE
+        result.applied.append(BulkSequenceItem(id=sequence_id, status=status.value))
     return result
 
 
@@ -252,23 +148,9 @@ async def edit_step(
     store: StoreDep,
 ) -> SequencePublic:
     """Edit sequence content, at any time: it reaches every recipient that has not reached
-    the step and has no personal edit of it (through the sequence workflow's fan-out)."""
-    if await store.get_sequence(caller.workspace, sequence_id) is None:
-        raise not_found(f"sequence {sequence_id}")
-    handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
-    try:
-        view = await handle.execute_update(
-            SequenceWorkflow.edit_step,
-            EditStepRequest(
-                actor=caller.actor, step=step, content=StepContent(**body.model_dump())
-            ),
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == "InvalidRequest":
-            raise Problem(422, "Invalid request", cause.message) from None
-        raise
-    await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
+    the step and has no personal edit of it."""
+    content = StepContent(**body.model_dump())
+    await calls.edit_step(step, content, sequence_id, caller, client, store)
     return await get_sequence(sequence_id, caller, store)
 
 
@@ -280,41 +162,10 @@ async def edit_settings(
     client: ClientDep,
     store: StoreDep,
 ) -> SequencePublic:
-    """Change the sequence's sender. Its running recipients (In Progress, Pending Action) are
-    paused, as of the moment the change was acknowledged, for a person to resume: the next
-    message would go out from another mailbox (PRODUCT.md §6)."""
-    row = await store.get_sequence(caller.workspace, sequence_id)
-    if row is None:
-        raise not_found(f"sequence {sequence_id}")
+    """Change the sequence's sender. Its running recipients are paused, as of the moment the
+    change was acknowledged, for a person to resume (docs/sequence-pause.md)."""
+    await calls.sequence_row(store, caller, sequence_id)
     if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
         raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
-    handle = client.get_workflow_handle(sequence_workflow_id(caller.workspace, sequence_id))
-    truth = await _describe(handle)
-    if body.sender_id == truth.definition.settings.sender_id:
-        # Nothing changes (or an earlier request changed it and lost its answer): the store
-        # follows the workflow.
-        await store.set_sequence_definition(sequence_id, truth.definition.model_dump(mode="json"))
-        return await get_sequence(sequence_id, caller, store)
-    before = sender_of(row.definition)
-    # The barrier first: from here on no message of this sequence leaves from the old sender.
-    await store.set_sequence_sender(sequence_id, body.sender_id)
-    try:
-        view = await _update_sequence(
-            handle,
-            "change_sender",
-            ChangeSenderRequest(actor=caller.actor, sender_id=body.sender_id),
-        )
-    except Exception:
-        # Not acknowledged: the barrier goes back to the workflow's truth, or to what it was
-        # when that cannot be read (a retry of this request compares with the workflow).
-        try:
-            restored = (await handle.query(SequenceWorkflow.describe)).definition.settings.sender_id
-        except RPCError:
-            restored = before
-        await store.set_sequence_sender(sequence_id, restored)
-        raise
-    await store.set_sequence_definition(sequence_id, view.definition.model_dump(mode="json"))
-    if view.status is SequenceStatus.ACTIVE:
-        # (While paused the sequence holds them; its resume is the person's go-ahead.)
-        await store.hold_for_sender_change(sequence_id)
+    await calls.change_sender(body.sender_id, sequence_id, caller, client, store)
     return await get_sequence(sequence_id, caller, store)

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, EmailStr, Field
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api import recipient_calls as calls
 from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import not_found
+from api.schemas import SuppressionCreate, SuppressionPage, SuppressionPublic
+from domain.events import EventKind
 from store.accounts import Accounts
 from store.db import Store
-from workflows.ids import recipient_workflow_id
 from workflows.models import InboundEvent
 from workflows.recipient import RecipientWorkflow
 
 router = APIRouter(prefix="/v1/suppressions", tags=["suppressions"])
-
-
-class SuppressionCreate(BaseModel):
-    email: EmailStr
-    reason: Annotated[str, Field(max_length=200)] = "added by hand"
-
-
-class SuppressionPublic(BaseModel):
-    email: str
-    reason: str
-    created_at: datetime
-    recipients_unsubscribed: int | None = None
-
-
-class SuppressionPage(BaseModel):
-    items: list[SuppressionPublic]
-    next_cursor: str | None
 
 
 async def suppress_address(
@@ -52,12 +35,11 @@ async def suppress_address(
     recipients = await accounts.recipients_with_email(workspace, email)
 
     async def tell(recipient_id: str, sequence_id: str) -> str | None:
-        handle = client.get_workflow_handle(
-            recipient_workflow_id(workspace, sequence_id, recipient_id)
-        )
+        handle = calls.handle_for(client, workspace, sequence_id, recipient_id)
         try:
             await handle.signal(
-                RecipientWorkflow.inbound, InboundEvent(event_id=event_id, kind="unsubscribe")
+                RecipientWorkflow.inbound,
+                InboundEvent(event_id=event_id, kind=EventKind.UNSUBSCRIBE),
             )
         except RPCError:
             return None  # already ended: nothing will be sent to them anyway

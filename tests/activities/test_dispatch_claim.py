@@ -8,8 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from activities.dispatch import StepDispatcher
-from store.db import NewContact, Store
+from domain.models import SequenceDefinition
+from domain.statuses import RecipientStatus
+from store.db import Store
 from store.ledger import ClaimResult, Ledger, Outbound
+from store.recipients import NewContact, Recipients
+from store.sequences import Sequences
 from tests.conftest import outbound
 
 
@@ -27,8 +31,10 @@ class SlowLedger(Ledger):
 
 
 async def test_a_claim_cancelled_midway_is_given_back_not_left_unowned(store: Store) -> None:
-    await store.create_sequence("acme", "seq_c", "S", {"name": "S", "steps": []})
-    [row], _ = await store.enroll("acme", "seq_c", [NewContact("ada@example.com")], "x")
+    await Sequences(store).create("acme", "seq_c", SequenceDefinition(name="S", steps=[]))
+    [row], _ = await Recipients(store).enroll(
+        "acme", "seq_c", [NewContact("ada@example.com")], RecipientStatus.IN_PROGRESS
+    )
     ledger = SlowLedger(store)
     out = outbound(row.recipient_id, "seq_c")
     attempt = asyncio.create_task(StepDispatcher({}, ledger)._claim(out, datetime.now(UTC)))

@@ -1,4 +1,5 @@
-"""PRODUCT.md §3 through HTTP: every status × every action, on the time-skipping server.
+"""The action table (docs/statuses-and-actions.md) through HTTP: every status × every action,
+on the time-skipping server.
 
 Allowed → the answer shows the effect. Rejected → 409 with status_now and allowed_actions, and
 the workflow's history holds no trace of the attempt.
@@ -13,7 +14,7 @@ import pytest
 
 from tests.conftest import Api, assert_eventually
 from tests.domain.test_actions_table import SPEC, expected
-from workflows.ids import recipient_workflow_id
+from workflows.contract import recipient_workflow_id
 from workflows.models import InboundEvent
 from workflows.recipient import RecipientWorkflow
 

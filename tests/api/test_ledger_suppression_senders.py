@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from domain.models import SequenceDefinition, SequenceSettings
 from domain.statuses import RecipientStatus, StepType
 from store.accounts import Accounts
-from store.db import NewContact, Store
+from store.db import Store
 from store.ledger import Ledger
+from store.recipients import NewContact, Recipients
+from store.sequences import Sequences
 from tests.conftest import Api, SmtpSink, assert_eventually, outbound, running_worker
 from tests.workflows.harness import Harness, sequence, step
 from workflows.models import ActionRequest
@@ -102,8 +105,10 @@ async def harness(
 async def recipient_row(store: Store) -> str:
     """A store row for a recipient the harness will start (the ledger checks it)."""
     sequence_id = f"seq_{uuid.uuid4().hex[:8]}"
-    await store.create_sequence("acme", sequence_id, "S", {"name": "S", "steps": []})
-    [row], _ = await store.enroll("acme", sequence_id, [NewContact("ada@example.com")], "x")
+    await Sequences(store).create("acme", sequence_id, SequenceDefinition(name="S", steps=[]))
+    [row], _ = await Recipients(store).enroll(
+        "acme", sequence_id, [NewContact("ada@example.com")], RecipientStatus.IN_PROGRESS
+    )
     return row.recipient_id
 
 
@@ -174,10 +179,14 @@ async def test_a_recipient_the_sender_change_missed_is_paused_at_the_barrier(
     """Started with the old sender after the change's fan-out passed: the ledger refuses the
     old sender, and the recipient takes the new one and pauses for a person."""
     new = await Accounts(store).create_sender("acme", "Grace Box", "grace@acme.com", None)
-    await store.create_sequence(
-        "acme", "seq_t", "S", {"name": "S", "steps": [], "settings": {"sender_id": new.id}}
+    await Sequences(store).create(
+        "acme",
+        "seq_t",
+        SequenceDefinition(name="S", steps=[], settings=SequenceSettings(sender_id=new.id)),
     )
-    [row], _ = await store.enroll("acme", "seq_t", [NewContact("ada@example.com")], "x")
+    [row], _ = await Recipients(store).enroll(
+        "acme", "seq_t", [NewContact("ada@example.com")], RecipientStatus.IN_PROGRESS
+    )
     handle = await harness.start(
         sequence(step("email", timedelta(0)), sender_id="snd_old"), recipient_id=row.recipient_id
     )

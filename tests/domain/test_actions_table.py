@@ -1,4 +1,4 @@
-"""Every cell of PRODUCT.md §3, written out here as the spec prints it, checked against the code."""
+"""Every cell of the action table, written out here as a person reads it, checked in code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The inbound-reply classifier (PRODUCT.md §7) over a corpus of realistic messages."""
+"""The inbound-reply classifier (docs/inbound-events.md) over a corpus of realistic messages."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from corpora.replies import CORPUS, Case, score
 from domain.inbound import ReplyClassification, ReplyKind, classify_reply, return_morning
-from tests.domain.replies_corpus import CORPUS, Case, score
 
 MIN_OOO_PRECISION = 0.95
 MIN_OOO_RECALL = 0.95

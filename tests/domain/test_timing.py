@@ -1,4 +1,4 @@
-"""Time rules of PRODUCT.md §4, directly and as properties over any pause/resume history."""
+"""Time rules of docs/time.md, directly and as properties over any pause/resume history."""
 
 from __future__ import annotations
 

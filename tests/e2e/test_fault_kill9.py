@@ -41,7 +41,7 @@ from store.db import Store
 from store.migrate import upgrade_to_head
 from store.tables import DeliveryRow
 from tests.conftest import Api, SmtpSink, api_for, assert_eventually, free_port
-from workflows.ids import recipient_workflow_id
+from workflows.contract import recipient_workflow_id
 from workflows.recipient import RecipientWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.fault]

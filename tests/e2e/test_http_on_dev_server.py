@@ -19,6 +19,7 @@ from activities.channels import OutboundMessage, SmtpEmailChannel
 from domain.statuses import StepType
 from store.db import Store
 from store.migrate import upgrade_to_head
+from store.recipients import Recipients
 from tests.conftest import Api, SmtpSink, api_for, assert_eventually, text_of
 
 pytestmark = pytest.mark.devserver
@@ -187,7 +188,7 @@ async def test_delete_erases_the_workflow_history_and_the_row(dev_api: Api) -> N
     assert (await dev_api.http.get(path)).status_code == 404
     from temporalio.service import RPCError, RPCStatusCode
 
-    from workflows.ids import recipient_workflow_id
+    from workflows.contract import recipient_workflow_id
 
     handle = dev_api.client.get_workflow_handle(
         recipient_workflow_id("acme", sequence["id"], ada["id"])
@@ -215,7 +216,7 @@ async def test_an_ended_recipient_is_still_shown_after_temporal_forgets_it(dev_a
     from store.tables import RecipientRow
 
     async def projected_final() -> None:
-        row = await dev_api.store.get_recipient("acme", sequence["id"], ada["id"])
+        row = await Recipients(dev_api.store).get("acme", sequence["id"], ada["id"])
         assert row is not None and row.final_view is not None
 
     await assert_eventually(projected_final)

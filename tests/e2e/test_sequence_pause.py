@@ -1,4 +1,4 @@
-"""Sequence-level pause and resume on the dev server (PRODUCT.md §5)."""
+"""Sequence-level pause and resume on the dev server (docs/sequence-pause.md)."""
 
 from __future__ import annotations
 

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from domain.models import SequenceDefinition
+from domain.statuses import RecipientStatus, SequenceStatus
 from store.accounts import Accounts
-from store.db import NewContact, Store
+from store.db import Store
+from store.holds import PauseBarrier
 from store.ledger import Claim, Ledger, Outbound
+from store.recipients import NewContact, Recipients
+from store.sequences import Sequences
 from tests.conftest import outbound
 
 
 async def setup(db: Store) -> tuple[Ledger, Outbound]:
-    await db.create_sequence("acme", "seq_1", "S", {"name": "S", "steps": []})
-    [enrolled], _ = await db.enroll("acme", "seq_1", [NewContact("ada@example.com")], "in_progress")
+    await Sequences(db).create("acme", "seq_1", SequenceDefinition(name="S", steps=[]))
+    [enrolled], _ = await Recipients(db).enroll(
+        "acme", "seq_1", [NewContact("ada@example.com")], RecipientStatus.IN_PROGRESS
+    )
     out = outbound(enrolled.recipient_id, "seq_1", body="Hello", message_id="<m@seqflow>")
     return Ledger(db), out
 
@@ -53,12 +60,12 @@ async def test_failed_or_released_rows_may_be_claimed_again(db: Store) -> None:
 
 async def test_suppression_and_pause_barrier_refuse_the_claim(db: Store) -> None:
     ledger, out = await setup(db)
-    await db.set_hold(out.recipient_id, True)
+    await PauseBarrier(db).raise_for_recipient(out.recipient_id)
     assert (await ledger.claim(out)).claim is Claim.HELD
-    await db.set_hold(out.recipient_id, False)
-    await db.set_sequence_status("seq_1", "paused")
+    await PauseBarrier(db).lower_for_recipient(out.recipient_id)
+    await PauseBarrier(db).raise_for_sequence("seq_1")
     assert (await ledger.claim(out)).claim is Claim.HELD
-    await db.set_sequence_status("seq_1", "active")
+    await PauseBarrier(db).follow_sequence("seq_1", SequenceStatus.ACTIVE, 1, None)
     await Accounts(db).suppress("acme", "ADA@example.com", "unsubscribed")
     assert (await ledger.claim(out)).claim is Claim.SUPPRESSED
     assert await ledger.rows_for(out.recipient_id) == []  # nothing claimed, nothing sent
@@ -68,7 +75,7 @@ async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
     ledger, out = await setup(db)
     accounts = Accounts(db)
     sender = await accounts.create_sender("acme", "Ada's mailbox", "ada@acme.test", daily_cap=1)
-    await db.set_sequence_sender("seq_1", sender.id)
+    await PauseBarrier(db).raise_for_sender("seq_1", sender.id)
     out = Outbound(**{**out.__dict__, "sender_id": sender.id})
     await accounts.update_sender(sender.id, status="disconnected")
     assert (await ledger.claim(out)).claim is Claim.SENDER_DISCONNECTED
@@ -81,7 +88,7 @@ async def test_sender_disconnected_and_daily_cap(db: Store) -> None:
 async def test_a_sender_change_refuses_claims_from_the_old_sender(db: Store) -> None:
     ledger, out = await setup(db)
     new = await Accounts(db).create_sender("acme", "Grace's mailbox", "grace@acme.test", None)
-    await db.set_sequence_sender("seq_1", new.id)
+    await PauseBarrier(db).raise_for_sender("seq_1", new.id)
     # The recipient still carries the old sender: it is told the new one (and pauses).
     refused = await ledger.claim(out)
     assert (refused.claim, refused.sender_id) == (Claim.SENDER_CHANGED, new.id)
@@ -92,10 +99,14 @@ async def test_a_sender_change_refuses_claims_from_the_old_sender(db: Store) -> 
 
 
 async def test_an_older_definition_does_not_overwrite_a_newer_one(db: Store) -> None:
-    await db.create_sequence("acme", "seq_2", "S", {"name": "S", "steps": [], "version": 1})
-    await db.set_sequence_definition("seq_2", {"name": "S", "steps": [], "version": 3})
-    await db.set_sequence_definition("seq_2", {"name": "old", "steps": [], "version": 2})
-    row = await db.get_sequence("acme", "seq_2")
+    await Sequences(db).create("acme", "seq_2", SequenceDefinition(name="S", steps=[], version=1))
+    await Sequences(db).follow_definition(
+        "seq_2", SequenceDefinition(name="S", steps=[], version=3)
+    )
+    await Sequences(db).follow_definition(
+        "seq_2", SequenceDefinition(name="old", steps=[], version=2)
+    )
+    row = await Sequences(db).get("acme", "seq_2")
     assert row is not None and row.definition["version"] == 3
 
 

@@ -1,4 +1,4 @@
-"""The recipient lifecycle of PRODUCT.md §4–6 on the time-skipping server.
+"""The recipient lifecycle of docs/time.md and docs/errors.md on the time-skipping server.
 
 The server skips time only while we sleep through it (`advance`), so each test walks the
 calendar explicitly: updates happen at known moments, and sends are checked to the minute.

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import ChannelError, OutboundMessage
+from domain.failures import FailureCause
 from domain.statuses import RecipientStatus, StepType
 from store.db import Store
 from tests.conftest import assert_eventually, running_worker
@@ -34,12 +35,14 @@ class SlowChannel:
     async def send(self, message: OutboundMessage) -> str:
         self.attempts += 1
         if self.fail_first and self.attempts == 1:
-            raise ChannelError("provider_rejected", "550 mailbox unavailable")
+            raise ChannelError(FailureCause.PROVIDER_REJECTED, "550 mailbox unavailable")
         try:
             await asyncio.sleep(self.delay)
         except asyncio.CancelledError:
             if self.fail_on_cancel:
-                raise ChannelError("provider_rejected", "failed while being stopped") from None
+                raise ChannelError(
+                    FailureCause.PROVIDER_REJECTED, "failed while being stopped"
+                ) from None
             raise
         self.sent.append(message.message_id)
         return message.message_id

@@ -1,15 +1,29 @@
-"""The contract between the API, the worker and the Temporal UI: ids and search attributes.
+"""The contract between the API, the worker and the Temporal UI, in one place: the task
+queue, workflow ids, search attributes and the activity names.
 
 Recipient workflows are recognisable at a glance in the Web UI: their id is
 `{workspace}/{sequence}/{recipient}` and they carry the search attributes below.
+
+Updates, signals and queries are named after their methods (RecipientWorkflow.pause is
+"pause") and every caller uses the method, never a string. Activities are called through
+their methods too; the names below are the ones in running histories: never change one.
 """
 
 from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey
 
-SEQUENCE_PREFIX = "seq"
-RECIPIENT_PREFIX = "rcp"
+DEFAULT_TASK_QUEUE = "seqflow"  # settings.task_queue; tests use one of their own each
+
+# ApplicationError types an update's validator raises; the API turns them into 409 and 422.
+ACTION_REJECTED = "ActionRejected"
+INVALID_REQUEST = "InvalidRequest"
+
+# Activity type names (in every recorded history).
+DISPATCH_STEP = "dispatch_step"
+PROJECT_RECIPIENT = "project_recipient"
+READ_SEQUENCE_STATE = "read_sequence_state"
+FAN_OUT_SEQUENCE_STATE = "fan_out_sequence_state"
 
 WORKSPACE_KEY = SearchAttributeKey.for_keyword("SeqflowWorkspace")
 SEQUENCE_KEY = SearchAttributeKey.for_keyword("SeqflowSequence")

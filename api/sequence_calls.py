@@ -1,0 +1,177 @@
+"""Calling a sequence workflow from the API: create, pause/resume, edit a step, change sender.
+
+Each change is acknowledged by the sequence workflow (the truth), then shown at once in the
+store; the recipients catch up through the workflow's fan-out. Routes never talk to a
+sequence workflow but through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import Caller
+from api.problems import Problem, not_found
+from api.temporal_errors import rejection, temporal_problems
+from domain.ids import Prefix
+from domain.models import SequenceDefinition, StepContent
+from domain.statuses import Action, SequenceStatus
+from settings import Settings
+from store.db import Store
+from store.holds import PauseBarrier
+from store.ids import new_id
+from store.sequences import Sequences, definition_of
+from store.tables import SequenceRow
+from workflows.contract import sequence_workflow_id
+from workflows.launch import start_sequence
+from workflows.models import (
+    ActionRequest,
+    ChangeSenderRequest,
+    EditStepRequest,
+    SequenceInput,
+    SequenceView,
+)
+from workflows.sequence import SequenceWorkflow
+
+_STATE_UPDATES = {Action.PAUSE: SequenceWorkflow.pause, Action.RESUME: SequenceWorkflow.resume}
+UPDATE_TRIES = 5
+
+
+def handle_for(
+    client: Client, workspace: str, sequence_id: str
+) -> WorkflowHandle[SequenceWorkflow, SequenceView]:
+    return client.get_workflow_handle_for(
+        SequenceWorkflow.run, sequence_workflow_id(workspace, sequence_id)
+    )
+
+
+async def sequence_row(store: Store, caller: Caller, sequence_id: str) -> SequenceRow:
+    row = await Sequences(store).get(caller.workspace, sequence_id)
+    if row is None:
+        raise not_found(f"sequence {sequence_id}")
+    return row
+
+
+async def create(
+    client: Client, store: Store, settings: Settings, caller: Caller, definition: SequenceDefinition
+) -> SequenceRow:
+    sequence_id = new_id(Prefix.SEQUENCE)
+    row = await Sequences(store).create(caller.workspace, sequence_id, definition)
+    await start_sequence(
+        client,
+        settings.task_queue,
+        SequenceInput(workspace=caller.workspace, sequence_id=sequence_id, definition=definition),
+    )
+    return row
+
+
+async def change_state(
+    action: Action, sequence_id: str, caller: Caller, client: Client, store: Store
+) -> None:
+    """Pause or resume: acknowledged by the sequence workflow, then shown at once by one bulk
+    statement on the store's projection (store/holds.py)."""
+    await sequence_row(store, caller, sequence_id)
+    handle = handle_for(client, caller.workspace, sequence_id)
+    barrier = PauseBarrier(store)
+    if action is Action.PAUSE:
+        # The barrier first: from here on no delivery of this sequence can be claimed.
+        await barrier.raise_for_sequence(sequence_id)
+    try:
+        view = await _update(
+            handle, action.value, _STATE_UPDATES[action], ActionRequest(actor=caller.actor)
+        )
+    except WorkflowUpdateFailedError as exc:
+        # Rejected (say, a concurrent request got there first): the store follows the
+        # workflow's truth again, whatever this request's barrier wrote.
+        truth = await handle.query(SequenceWorkflow.describe)
+        await barrier.follow_sequence(sequence_id, truth.status, truth.epoch, truth.state_at)
+        problem = rejection(exc)
+        if problem is None:
+            raise
+        raise problem from None
+    # Unless a later change already answered: its own statement shows the store.
+    await barrier.show_sequence_change(sequence_id, view.status, view.epoch, view.state_at)
+
+
+async def edit_step(
+    step: int, content: StepContent, sequence_id: str, caller: Caller, client: Client, store: Store
+) -> None:
+    """Sequence content, at any time: it reaches every recipient that has not reached the
+    step and has no personal edit of it (through the sequence workflow's fan-out)."""
+    await sequence_row(store, caller, sequence_id)
+    handle = handle_for(client, caller.workspace, sequence_id)
+    with temporal_problems(f"sequence {sequence_id}"):
+        view = await handle.execute_update(
+            SequenceWorkflow.edit_step,
+            EditStepRequest(actor=caller.actor, step=step, content=content),
+        )
+    await Sequences(store).follow_definition(sequence_id, view.definition)
+
+
+async def change_sender(
+    sender_id: str | None, sequence_id: str, caller: Caller, client: Client, store: Store
+) -> None:
+    """Its running recipients are paused, as of the moment the change was acknowledged, for a
+    person to resume: the next message would go out from another mailbox."""
+    row = await sequence_row(store, caller, sequence_id)
+    sequences, barrier = Sequences(store), PauseBarrier(store)
+    handle = handle_for(client, caller.workspace, sequence_id)
+    truth = await _describe(handle)
+    if sender_id == truth.definition.settings.sender_id:
+        # Nothing changes (or an earlier request changed it and lost its answer): the store
+        # follows the workflow.
+        await sequences.follow_definition(sequence_id, truth.definition)
+        return
+    before = definition_of(row).settings.sender_id
+    # The barrier first: from here on no message of this sequence leaves from the old sender.
+    await barrier.raise_for_sender(sequence_id, sender_id)
+    try:
+        view = await _update(
+            handle,
+            "change_sender",
+            SequenceWorkflow.change_sender,
+            ChangeSenderRequest(actor=caller.actor, sender_id=sender_id),
+        )
+    except Exception:
+        # Not acknowledged: the barrier goes back to the workflow's truth, or to what it was
+        # when that cannot be read (a retry of this request compares with the workflow).
+        try:
+            restored = (await handle.query(SequenceWorkflow.describe)).definition.settings.sender_id
+        except RPCError:
+            restored = before
+        await barrier.raise_for_sender(sequence_id, restored)
+        raise
+    await sequences.follow_definition(sequence_id, view.definition)
+    if view.status is SequenceStatus.ACTIVE:
+        # (While paused the sequence holds them; its resume is the person's go-ahead.)
+        await barrier.hold_for_sender_change(sequence_id)
+
+
+async def _describe(handle: WorkflowHandle[SequenceWorkflow, SequenceView]) -> SequenceView:
+    try:
+        return await handle.query(SequenceWorkflow.describe)
+    except RPCError:
+        raise Problem(
+            503, "Temporarily unavailable", "the sequence could not be read; retry"
+        ) from None
+
+
+async def _update(
+    handle: WorkflowHandle[SequenceWorkflow, SequenceView], what: str, update: Any, request: Any
+) -> SequenceView:
+    """The server aborts an update it had not yet accepted when many race for one workflow
+    (20 concurrent pause/resume requests do): such an update was never applied, so ask again."""
+    for attempt in range(UPDATE_TRIES):
+        try:
+            view: SequenceView = await handle.execute_update(update, request)
+            return view
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.UNAVAILABLE or attempt == UPDATE_TRIES - 1:
+                raise Problem(
+                    503, "Temporarily unavailable", f"the {what} could not be confirmed; retry"
+                ) from None
+            await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
