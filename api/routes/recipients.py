@@ -27,13 +27,14 @@ from api.schemas import (
     SkipBody,
     StepContentOut,
 )
+from api.sequence_calls import sequence_row
 from domain import actions
 from domain.models import Contact, StepContent
 from domain.statuses import Action, RecipientStatus, SequenceStatus
 from store.accounts import Accounts
 from store.recipients import NewContact, Recipients, Rejected
-from store.sequences import Sequences, definition_of, status_of
-from store.tables import RecipientRow, SequenceRow
+from store.sequences import definition_of, status_of
+from store.tables import RecipientRow
 from workflows.launch import start_recipient
 from workflows.models import (
     ActionRequest,
@@ -58,13 +59,6 @@ _BODIES: dict[Action, type[BaseModel]] = {
 _URL_ACTIONS = [a for a in calls.UPDATES if a is not Action.EDIT_CONTENT]  # edit has its own route
 
 
-async def _sequence(store: StoreDep, caller: CallerDep, sequence_id: str) -> SequenceRow:
-    row = await Sequences(store).get(caller.workspace, sequence_id)
-    if row is None:
-        raise not_found(f"sequence {sequence_id}")
-    return row
-
-
 async def _recipient(
     store: StoreDep, caller: CallerDep, sequence_id: str, recipient_id: str
 ) -> RecipientRow:
@@ -83,7 +77,7 @@ async def enroll(
     store: StoreDep,
     settings: SettingsDep,
 ) -> EnrollResponse:
-    sequence = await _sequence(store, caller, sequence_id)
+    sequence = await sequence_row(store, caller, sequence_id)
     definition = definition_of(sequence)
     suppressed = await Accounts(store).suppressed_among(
         caller.workspace, [str(r.email) for r in body.recipients if r.email]
@@ -162,7 +156,7 @@ async def list_recipients(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> RecipientPage:
-    sequence = await _sequence(store, caller, sequence_id)
+    sequence = await sequence_row(store, caller, sequence_id)
     definition = definition_of(sequence)
     try:
         page = await Recipients(store).page(
@@ -238,7 +232,7 @@ async def _refuse_while_sequence_paused(
 ) -> None:
     """The sequence-paused overlay holds from the moment the pause is acknowledged, before the
     fan-out has reached this recipient's workflow."""
-    sequence = await _sequence(store, caller, row.sequence_id)
+    sequence = await sequence_row(store, caller, row.sequence_id)
     if status_of(sequence) is not SequenceStatus.PAUSED:
         return
     try:
