@@ -19,10 +19,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channel, ChannelError, OutboundMessage, check_phone
+from activities.rendering import RenderPool, shared_pool
 from domain.failures import FailureCause, NotSentYet
 from domain.ids import message_id
 from domain.statuses import StepType
-from domain.templates import TemplateProblem, render
+from domain.templates import TemplateProblem
 from domain.unsubscribe import make_token, unsubscribe_url
 from store.ledger import Claim, ClaimResult, Ledger, Outbound, next_day
 from workflows import contract
@@ -48,21 +49,23 @@ class StepDispatcher:
         channels: Mapping[StepType, Channel],
         ledger: Ledger,
         unsubscribe: UnsubscribeLinks | None = None,
+        renderer: RenderPool | None = None,
     ) -> None:
         self.channels = channels
         self.ledger = ledger
         self.unsubscribe = unsubscribe
+        self.renderer = renderer or shared_pool()
 
     @activity.defn(name=contract.DISPATCH_STEP)
     async def dispatch_step(self, request: DispatchRequest) -> DispatchResult:
-        try:
-            message = self.prepare(request)
-        except (ChannelError, TemplateProblem) as exc:
-            raise _business_error(exc.cause, exc.detail) from None
-        # Heartbeat from the start: a claim waiting on a busy database must not look like a
-        # dead worker (a heartbeat timeout would cancel an attempt that is working).
+        # Heartbeat from the start: a render or a claim waiting on a busy process or database
+        # must not look like a dead worker (a heartbeat timeout would cancel working attempts).
         beating = asyncio.create_task(_heartbeat_forever())
         try:
+            try:
+                message = await self.prepare(request)
+            except (ChannelError, TemplateProblem) as exc:
+                raise _business_error(exc.cause, exc.detail) from None
             return await self._claim_and_send(request, message)
         finally:
             beating.cancel()
@@ -134,11 +137,13 @@ class StepDispatcher:
                 await self.ledger.finish(claim.row_id, "released")
             raise
 
-    def prepare(self, request: DispatchRequest) -> OutboundMessage:
+    async def prepare(self, request: DispatchRequest) -> OutboundMessage:
         contact = request.contact
-        context = contact.template_context()
-        body = render(request.content.body or "", context)
-        subject = render(request.content.subject, context) if request.content.subject else None
+        templates = {"body": request.content.body or ""}
+        if request.content.subject:
+            templates["subject"] = request.content.subject
+        rendered = await self.renderer.render(templates, contact.template_context())
+        body, subject = rendered["body"], rendered.get("subject")
         unsubscribe_url = None
         if request.type is StepType.EMAIL:
             if not contact.email:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from activities.rendering import shared_pool
 from api import problems
 from api.routes import (
     contacts,
@@ -53,6 +54,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.renderer = shared_pool()
     if client is not None and store is not None:
         # Injected (tests): usable without running the lifespan.
         app.state.client, app.state.store = client, store

@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: settings, the one Temporal client, the store, the caller."""
+"""Dependencies shared by the routers: settings, the one Temporal client, the store, the
+template renderer, the caller."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
+from activities.rendering import RenderPool
 from api.problems import Problem
 from settings import Settings
 from store.db import Store
@@ -26,6 +28,10 @@ def get_client(request: Request) -> Client:
 
 def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
+
+
+def get_renderer(request: Request) -> RenderPool:
+    return request.app.state.renderer  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -49,4 +55,5 @@ def get_caller(
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClientDep = Annotated[Client, Depends(get_client)]
 StoreDep = Annotated[Store, Depends(get_store)]
+RendererDep = Annotated[RenderPool, Depends(get_renderer)]
 CallerDep = Annotated[Caller, Depends(get_caller)]

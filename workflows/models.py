@@ -128,7 +128,8 @@ class ContentView(BaseModel):
     index: int
     type: StepType
     state: StepState
-    resolved: StepContent | None
+    resolved: StepContent | None  # no longer filled in by the workflow: see `content`
+    content: StepContent | None = None  # the step's templates, as this recipient gets them
     error: str | None = None
     edited: bool = False
     editable: bool = False  # domain.content.step_editable, as of the query

@@ -21,14 +21,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.projection import StoreProjector
     from domain.recipient import Recipient
     from domain.statuses import DispatchOutcome
-    from domain.templates import TemplateProblem, render
     from workflows.contract import STATUS_KEY, STEP_KEY
     from workflows.models import (
         ContentView,
         RecipientInput,
         RecipientProjection,
         RecipientView,
-        StepContent,
     )
 
 PROJECTION_TIMEOUT = timedelta(seconds=10)
@@ -69,31 +67,21 @@ class RecipientShown:
         )
 
     def content(self, *, dispatching: bool) -> list[ContentView]:
-        """Per step: what was sent, or what is scheduled, resolved for this contact."""
+        """Per step: its content as this recipient will get it (templates unrendered: the
+        API renders them off the workflow, under the template budget)."""
         recipient = self._recipient
-        context = self._input.contact.template_context()
-        views = []
-        for index, step in enumerate(recipient.definition.steps):
-            fields = recipient.content_for(index).model_dump(exclude_none=True)
-            resolved, error = None, None
-            try:
-                resolved = StepContent(
-                    **{name: render(value, context) for name, value in fields.items()}
-                )
-            except TemplateProblem as exc:
-                error = exc.detail
-            views.append(
-                ContentView(
-                    index=index,
-                    type=step.type,
-                    state=recipient.state.steps[index].state,
-                    resolved=resolved,
-                    error=error,
-                    edited=index in recipient.state.content_overrides,
-                    editable=recipient.step_editable(index, dispatching=dispatching),
-                )
+        return [
+            ContentView(
+                index=index,
+                type=step.type,
+                state=recipient.state.steps[index].state,
+                resolved=None,
+                content=recipient.content_for(index),
+                edited=index in recipient.state.content_overrides,
+                editable=recipient.step_editable(index, dispatching=dispatching),
             )
-        return views
+            for index, step in enumerate(recipient.definition.steps)
+        ]
 
     # ---- the store ---------------------------------------------------------------------------
 

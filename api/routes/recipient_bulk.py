@@ -11,9 +11,10 @@ from fastapi import APIRouter
 from api import confirmation
 from api import recipient_calls as calls
 from api.convert import situation_of
-from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
+from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
 from api.problems import Problem, not_found
 from api.schemas import BulkItem, BulkRecipientAction, BulkRecipientResult
+from api.template_checks import refuse_unrenderable, step_fields
 from domain import actions
 from domain.models import StepContent
 from domain.statuses import Action, SequenceStatus
@@ -36,6 +37,7 @@ async def bulk_action(
     client: ClientDep,
     store: StoreDep,
     settings: SettingsDep,
+    renderer: RendererDep,
 ) -> BulkRecipientResult:
     sequence = await Sequences(store).get(caller.workspace, sequence_id)
     if sequence is None:
@@ -44,6 +46,8 @@ async def bulk_action(
     sequence_paused = status_of(sequence) is SequenceStatus.PAUSED
     recipients = Recipients(store)
     action = Action(body.action)
+    if body.content is not None:
+        await refuse_unrenderable(renderer, step_fields("content.", body.content.model_dump()))
     ids = list(dict.fromkeys(body.recipient_ids))
     rows = {row.id: row for row in await recipients.get_many(caller.workspace, sequence_id, ids)}
     result = BulkRecipientResult(action=action.value)

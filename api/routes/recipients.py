@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from api import recipient_calls as calls
 from api.convert import recipient_public, recipient_row_out, situation_of
-from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
+from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
 from api.problems import Problem, action_rejected, invalid, not_found
 from api.schemas import (
     ContentEdit,
@@ -28,9 +28,11 @@ from api.schemas import (
     StepContentOut,
 )
 from api.sequence_calls import sequence_row
+from api.template_checks import refuse_unrenderable, step_fields
 from domain import actions
 from domain.models import Contact, StepContent
 from domain.statuses import Action, RecipientStatus, SequenceStatus
+from domain.templates import TemplateProblem
 from store.accounts import Accounts
 from store.recipients import NewContact, Recipients, Rejected
 from store.sequences import definition_of, status_of
@@ -38,6 +40,7 @@ from store.tables import RecipientRow
 from workflows.launch import start_recipient
 from workflows.models import (
     ActionRequest,
+    ContentView,
     EditContentRequest,
     PauseRequest,
     RecipientInput,
@@ -269,7 +272,12 @@ async def delete_recipient(
 
 @router.get("/{recipient_id}/content", response_model=ContentPanel)
 async def view_content(
-    sequence_id: str, recipient_id: str, caller: CallerDep, client: ClientDep, store: StoreDep
+    sequence_id: str,
+    recipient_id: str,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+    renderer: RendererDep,
 ) -> ContentPanel:
     """What was sent (resolved) and what is scheduled (resolved preview), per step.
 
@@ -280,6 +288,17 @@ async def view_content(
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     current = await calls.view(handle)
     editing = Action.EDIT_CONTENT.value in current.allowed_actions
+    context = current.contact.template_context()
+    steps = await calls.content(handle)
+
+    async def resolved(step: ContentView) -> tuple[dict[str, str], str | None]:
+        templates = step.content.model_dump(exclude_none=True) if step.content else {}
+        try:
+            return await renderer.render(templates, context), None
+        except TemplateProblem as exc:
+            return {}, exc.detail
+
+    previews = await asyncio.gather(*(resolved(step) for step in steps))
     return ContentPanel(
         mode="edit" if editing else "view",
         steps=[
@@ -287,12 +306,12 @@ async def view_content(
                 index=step.index,
                 type=step.type,
                 state=step.state,
-                error=step.error,
+                error=error,
                 edited=step.edited,
                 editable=editing and step.editable,
-                **(step.resolved.model_dump() if step.resolved else {}),
+                **fields,
             )
-            for step in await calls.content(handle)
+            for step, (fields, error) in zip(steps, previews, strict=True)
         ],
     )
 
@@ -306,9 +325,11 @@ async def edit_content(
     caller: CallerDep,
     client: ClientDep,
     store: StoreDep,
+    renderer: RendererDep,
 ) -> RecipientPublic:
     row = await _recipient(store, caller, sequence_id, recipient_id)
     await _refuse_while_sequence_paused(store, caller, row, Action.EDIT_CONTENT)
+    await refuse_unrenderable(renderer, step_fields("", body.model_dump()))
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     request = EditContentRequest(
         actor=caller.actor, step=step, content=StepContent(**body.model_dump())

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from api import sequence_calls as calls
 from api.convert import definition_from_request, sequence_public
-from api.deps import CallerDep, ClientDep, SettingsDep, StoreDep
+from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
 from api.problems import Problem
 from api.schemas import (
     BulkEligibility,
@@ -22,6 +22,7 @@ from api.schemas import (
     SequencePublic,
     SequenceSettingsEdit,
 )
+from api.template_checks import refuse_unrenderable, step_fields
 from domain.actions import sequence_allows
 from domain.models import StepContent
 from domain.statuses import Action, SequenceStatus
@@ -40,10 +41,15 @@ async def create_sequence(
     client: ClientDep,
     store: StoreDep,
     settings: SettingsDep,
+    renderer: RendererDep,
     response: Response,
 ) -> SequencePublic:
     if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
         raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
+    fields: dict[str, str | None] = {}
+    for index, step in enumerate(body.steps):
+        fields |= step_fields(f"steps.{index}.", step.model_dump())
+    await refuse_unrenderable(renderer, fields)
     row = await calls.create(client, store, settings, caller, definition_from_request(body))
     response.headers["Location"] = f"/v1/sequences/{row.id}"
     return sequence_public(row, {})
@@ -146,9 +152,11 @@ async def edit_step(
     caller: CallerDep,
     client: ClientDep,
     store: StoreDep,
+    renderer: RendererDep,
 ) -> SequencePublic:
     """Edit sequence content, at any time: it reaches every recipient that has not reached
     the step and has no personal edit of it."""
+    await refuse_unrenderable(renderer, step_fields("", body.model_dump()))
     content = StepContent(**body.model_dump())
     await calls.edit_step(step, content, sequence_id, caller, client, store)
     return await get_sequence(sequence_id, caller, store)

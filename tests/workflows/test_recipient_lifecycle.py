@@ -208,6 +208,25 @@ async def test_missing_variable_is_an_error_fixed_by_editing_content(
     assert text_of(smtp.messages[0]).strip() == "Hi Ada"
 
 
+async def test_a_template_that_fails_for_this_contact_errs_at_once_without_retries(
+    harness: Harness, smtp: SmtpSink
+) -> None:
+    """Passes the write-time trial (the sample contact has no `company`), fails for this
+    contact: one attempt, not minutes of retries, and the fix says to edit the content."""
+    handle = await harness.start(
+        sequence(step("email", ZERO, body="{{ 100 // (company|length) }}")),
+        contact=Contact(email="ada@example.com", first_name="Ada", fields={"company": ""}),
+    )
+    failed = await harness.until(handle, lambda v: v.status is S.ERROR)
+    assert failed.error and failed.error.cause == "template_invalid"
+    assert "ZeroDivisionError" in (failed.error.detail or "")
+    assert failed.error.fix == "edit the content"
+    history = await handle.fetch_history()
+    attempts = [e for e in history.events if e.HasField("activity_task_started_event_attributes")]
+    assert [a.activity_task_started_event_attributes.attempt for a in attempts] == [1]
+    assert smtp.messages == []
+
+
 async def test_missing_email_then_pause_resume_retries_the_step(harness: Harness) -> None:
     handle = await harness.start(
         sequence(step("email", ZERO)), contact=Contact(first_name="Nobody", phone="+33600000000")

@@ -1,0 +1,166 @@
+"""Templates render here: in processes of their own, with a deadline and a memory limit.
+
+Rendering is CPU work that Jinja cannot interrupt; on the event loop of an async worker one
+slow template would delay every other activity of every workspace, and a thread cannot be
+stopped. So a `RenderPool` hands each render to a small pool of processes: the event loop
+only waits, a render past its deadline has its process killed (the pool is replaced), and a
+render that asks for too much memory fails in its own process. domain.templates' budgets make
+the common abuses fail fast with a clear detail before any of that is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from domain.failures import FailureCause
+from domain.templates import TemplateProblem, render, trial
+
+log = logging.getLogger("seqflow.rendering")
+
+RENDER_DEADLINE = 3.0  # seconds for all the fields of one step
+WARM_UP_DEADLINE = 60.0  # a new process starts Python and imports Jinja first
+MEMORY_LIMIT = 512 * 1024 * 1024  # bytes of address space per render process
+
+# (field, text) or, for a failure, (field, None, cause, detail): plain tuples cross processes.
+_Rendered = tuple[str, str | None, str | None, str | None]
+
+
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    except (ImportError, ValueError, OSError):  # not on this platform: the deadline still holds
+        pass
+
+
+def _render_fields(fields: Mapping[str, str], context: Mapping[str, Any]) -> list[_Rendered]:
+    out: list[_Rendered] = []
+    for name, template in fields.items():
+        try:
+            out.append((name, render(template, context), None, None))
+        except TemplateProblem as exc:
+            out.append((name, None, exc.cause.value, exc.detail))
+            break
+    return out
+
+
+def _trial_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    return {name: problem for name, text in fields.items() if (problem := trial(text))}
+
+
+def _warm() -> None:
+    import time
+
+    time.sleep(0.05)  # long enough that each warm-up job lands on a process of its own
+
+
+class RenderPool:
+    def __init__(self, processes: int | None = None) -> None:
+        self._processes = processes or min(2, os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self._starting: asyncio.Lock | None = None
+
+    async def _executor(self) -> ProcessPoolExecutor:
+        """The pool, its processes started before any deadline counts."""
+        self._starting = self._starting or asyncio.Lock()
+        async with self._starting:
+            if self._pool is None:
+                # spawn: the parent runs threads (Temporal's core): never fork them.
+                pool = ProcessPoolExecutor(
+                    self._processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_limit_memory,
+                )
+                loop = asyncio.get_running_loop()
+                warming = [loop.run_in_executor(pool, _warm) for _ in range(self._processes)]
+                await asyncio.wait_for(asyncio.gather(*warming), WARM_UP_DEADLINE)
+                self._pool = pool
+            return self._pool
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        pool = await self._executor()
+        future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        try:
+            return await asyncio.wait_for(future, RENDER_DEADLINE)
+        except TimeoutError:
+            log.warning(
+                "a render passed its %.1f s deadline: its process is stopped", RENDER_DEADLINE
+            )
+            self._replace(pool)
+            raise
+        except BrokenProcessPool:
+            # Its process died (killed by the memory limit, or by a deadline elsewhere).
+            self._replace(pool)
+            raise MemoryError("the render process stopped") from None
+
+    def _replace(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        for process in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(Exception):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def render(self, fields: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, str]:
+        """Every field rendered for this contact, or TemplateProblem naming the field."""
+        try:
+            results: list[_Rendered] = await self._run(_render_fields, dict(fields), dict(context))
+        except TimeoutError:
+            raise TemplateProblem(
+                FailureCause.TEMPLATE_INVALID,
+                f"rendering took longer than {RENDER_DEADLINE:g} s; simplify its loops",
+            ) from None
+        except MemoryError:
+            raise TemplateProblem(
+                FailureCause.TEMPLATE_INVALID, "rendering needs too much memory; simplify it"
+            ) from None
+        rendered: dict[str, str] = {}
+        for name, text, cause, detail in results:
+            if text is None:
+                assert cause is not None and detail is not None
+                raise TemplateProblem(FailureCause(cause), f"{name}: {detail}")
+            rendered[name] = text
+        return rendered
+
+    async def problems(self, fields: Mapping[str, str]) -> dict[str, str]:
+        """Per field, why it can never render (tried against a sample contact); {} if none."""
+        wanted = {name: text for name, text in fields.items() if text}
+        if not wanted:
+            return {}
+        try:
+            found: dict[str, str] = await self._run(_trial_fields, wanted)
+            return found
+        except (TimeoutError, MemoryError) as exc:
+            if len(wanted) > 1:  # find the field that does it
+                found = {}
+                for name, text in wanted.items():
+                    found |= await self.problems({name: text})
+                return found
+            name = next(iter(wanted))
+            if isinstance(exc, TimeoutError):
+                return {name: f"rendering takes longer than {RENDER_DEADLINE:g} s"}
+            return {name: "rendering needs too much memory"}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+_shared: RenderPool | None = None
+
+
+def shared_pool() -> RenderPool:
+    """The process's render pool (the API and a worker in one process share it)."""
+    global _shared
+    _shared = _shared or RenderPool()
+    return _shared
