@@ -107,7 +107,7 @@ class StepDispatcher:
         try:
             provider_id = await self.channels[request.type].send(message)
         except ChannelError as exc:
-            uncertain = exc.cause is FailureCause.DELIVERY_UNCERTAIN
+            uncertain = exc.cause == FailureCause.DELIVERY_UNCERTAIN
             state = "uncertain" if uncertain else "failed"
             await self.ledger.finish(claim.row_id, state)
             raise _business_error(exc.cause, exc.detail) from None
@@ -185,7 +185,7 @@ async def _heartbeat_forever() -> None:
 
 def _business_error(cause: FailureCause, detail: str) -> ApplicationError:
     # Non-retryable: a person has to act (docs/errors.md); the workflow shows cause and fix.
-    return ApplicationError(detail, type=cause.value, non_retryable=True)
+    return ApplicationError(detail, type=str(cause), non_retryable=True)
 
 
 def _not_sent_yet(refusal: NotSentYet, detail: str, *details: object) -> ApplicationError:
@@ -221,4 +221,7 @@ def _refusal(claim: ClaimResult) -> ApplicationError:
         )
     if claim.claim is Claim.HELD:
         return _not_sent_yet(NotSentYet.HELD, "a pause is on its way to the recipient")
-    return _not_sent_yet(NotSentYet.SUPPRESSED, "the address is on the suppression list")
+    if claim.claim is Claim.SUPPRESSED:
+        return _not_sent_yet(NotSentYet.SUPPRESSED, "the address is on the suppression list")
+    # A claim this code does not know (a newer ledger): retryable, never a guess.
+    return ApplicationError(f"unexpected ledger answer {claim.claim.value}", type="claim_unknown")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from activities.rendering import shared_pool
-from api import problems
+from api import problems, temporal_errors
 from api.routes import (
     contacts,
     events,
@@ -60,6 +60,7 @@ def create_app(
         app.state.client, app.state.store = client, store
     app.state.api_keys = settings.api_key_owners()
     problems.install(app)
+    temporal_errors.install(app)
     app.include_router(health.router)
     app.include_router(sequences.bulk_router)
     app.include_router(sequences.router)

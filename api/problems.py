@@ -15,9 +15,17 @@ _TYPE_BASE = "https://seqflow.dev/problems/"
 
 
 class Problem(Exception):
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+        self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         slug = self.title.lower().replace(" ", "-")
@@ -54,8 +62,16 @@ def invalid(errors: Sequence[Mapping[str, Any]]) -> Problem:
     return Problem(422, "Invalid request", detail, errors=listed)
 
 
+def unavailable(detail: str, retry_after: int = 5) -> Problem:
+    """503: a dependency (Temporal, the database) did not answer in time; worth a retry."""
+    return Problem(
+        503, "Temporarily unavailable", detail, headers={"Retry-After": str(retry_after)}
+    )
+
+
 def problem_response(problem: Problem) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
+    headers |= problem.headers
     return JSONResponse(
         problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
     )

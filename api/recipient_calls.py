@@ -7,16 +7,29 @@ in api/temporal_errors.py. A pause raises the pause barrier before it reaches th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import action_rejected
-from api.temporal_errors import rejection, temporal_problems
+from api.temporal_errors import (
+    UPDATE_DEADLINE,
+    is_outage,
+    outage,
+    rejection,
+    temporal_problems,
+    within_deadline,
+)
 from domain.statuses import Action
 from store.db import Store
 from store.holds import PauseBarrier
@@ -47,30 +60,34 @@ def handle_for(
 
 
 async def view(handle: WorkflowHandle[Any, Any]) -> RecipientView:
-    with temporal_problems("recipient"):
-        return await handle.query(RecipientWorkflow.view)
+    async with within_deadline("the recipient"):
+        with temporal_problems("recipient"):
+            return await handle.query(RecipientWorkflow.view)
 
 
 async def content(handle: WorkflowHandle[Any, Any]) -> list[ContentView]:
-    with temporal_problems("recipient"):
-        return await handle.query(RecipientWorkflow.content)
+    async with within_deadline("the recipient"):
+        with temporal_problems("recipient"):
+            return await handle.query(RecipientWorkflow.content)
 
 
 async def delete(client: Client, namespace: str, handle: WorkflowHandle[Any, Any]) -> None:
     """Delete the execution and its history (terminating it if it still runs)."""
-    try:
-        await client.workflow_service.delete_workflow_execution(
-            DeleteWorkflowExecutionRequest(
-                namespace=namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id)
+    async with within_deadline("the recipient"):
+        try:
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=handle.id),
+                )
             )
-        )
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.UNIMPLEMENTED:
-            # Only the time-skipping test server lacks deletion; end the workflow at least.
-            with contextlib.suppress(RPCError):
-                await handle.terminate("recipient deleted")
-        elif exc.status is not RPCStatusCode.NOT_FOUND:
-            raise
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.UNIMPLEMENTED:
+                # Only the time-skipping test server lacks deletion; end the workflow at least.
+                with contextlib.suppress(RPCError):
+                    await handle.terminate("recipient deleted")
+            elif exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
 
 
 async def act(
@@ -107,14 +124,26 @@ async def _update(
     handle: WorkflowHandle[Any, Any], action: Action, payload: ActionRequest
 ) -> RecipientView:
     try:
-        result: RecipientView = await handle.execute_update(UPDATES[action], payload)
-        return result
+        async with within_deadline("the recipient"):
+            # Accepted (validated) quickly, or Temporal is not answering.
+            accepted = await handle.start_update(
+                UPDATES[action], payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+        try:
+            async with asyncio.timeout(UPDATE_DEADLINE):
+                result: RecipientView = await accepted.result()
+                return result
+        except TimeoutError:
+            # Accepted and still working (a manual email being handed over): the state now.
+            return await view(handle)
     except WorkflowUpdateFailedError as exc:
         problem = rejection(exc)
         if problem is None:
             raise
         raise problem from None
-    except RPCError:
+    except RPCError as exc:
+        if is_outage(exc):
+            raise outage("the recipient") from None
         # The workflow has ended (completed, stopped, …), so updates cannot reach it: answer
         # from its final state (a query still works on a closed workflow), or 404 if gone.
         current = await view(handle)

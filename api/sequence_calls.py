@@ -8,6 +8,7 @@ sequence workflow but through here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -15,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Caller
 from api.problems import Problem, not_found
-from api.temporal_errors import rejection, temporal_problems
+from api.temporal_errors import DEADLINE, outage, rejection, temporal_problems, within_deadline
 from domain.ids import Prefix
 from domain.models import SequenceDefinition, StepContent
 from domain.statuses import Action, SequenceStatus
@@ -23,7 +24,7 @@ from settings import Settings
 from store.db import Store
 from store.holds import PauseBarrier
 from store.ids import new_id
-from store.sequences import Sequences, definition_of
+from store.sequences import Sequences, definition_of, status_of
 from store.tables import SequenceRow
 from workflows.contract import sequence_workflow_id
 from workflows.launch import start_sequence
@@ -38,6 +39,9 @@ from workflows.sequence import SequenceWorkflow
 
 _STATE_UPDATES = {Action.PAUSE: SequenceWorkflow.pause, Action.RESUME: SequenceWorkflow.resume}
 UPDATE_TRIES = 5
+# Half of Temporal's 2 MB payload limit: a recipient's input also holds its contact, and its
+# state (carried by continue-as-new) grows with its timeline.
+MAX_DEFINITION_BYTES = 1024 * 1024
 
 
 def handle_for(
@@ -58,14 +62,38 @@ async def sequence_row(store: Store, caller: Caller, sequence_id: str) -> Sequen
 async def create(
     client: Client, store: Store, settings: Settings, caller: Caller, definition: SequenceDefinition
 ) -> SequenceRow:
+    """All or nothing: the workflow starts first (a new id, never reused), then the row is
+    written; if the row cannot be written the workflow is ended again."""
+    check_payload_size(definition)
     sequence_id = new_id(Prefix.SEQUENCE)
-    row = await Sequences(store).create(caller.workspace, sequence_id, definition)
-    await start_sequence(
-        client,
-        settings.task_queue,
-        SequenceInput(workspace=caller.workspace, sequence_id=sequence_id, definition=definition),
-    )
-    return row
+    async with within_deadline("the sequence"):
+        handle = await start_sequence(
+            client,
+            settings.task_queue,
+            SequenceInput(
+                workspace=caller.workspace, sequence_id=sequence_id, definition=definition
+            ),
+        )
+    try:
+        return await Sequences(store).create(caller.workspace, sequence_id, definition)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(DEADLINE):
+                await handle.terminate("its row could not be written")
+        raise
+
+
+def check_payload_size(definition: SequenceDefinition) -> None:
+    """Every recipient carries the definition in its workflow input (Temporal refuses a
+    payload over 2 MB): refuse a definition that would not leave room for the rest."""
+    size = len(definition.model_dump_json())
+    if size > MAX_DEFINITION_BYTES:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"steps: the sequence's content is {size:,} bytes; at most "
+            f"{MAX_DEFINITION_BYTES:,} are allowed (shorten bodies or use fewer steps)",
+        )
 
 
 async def change_state(
@@ -73,7 +101,7 @@ async def change_state(
 ) -> None:
     """Pause or resume: acknowledged by the sequence workflow, then shown at once by one bulk
     statement on the store's projection (store/holds.py)."""
-    await sequence_row(store, caller, sequence_id)
+    row = await sequence_row(store, caller, sequence_id)
     handle = handle_for(client, caller.workspace, sequence_id)
     barrier = PauseBarrier(store)
     if action is Action.PAUSE:
@@ -83,12 +111,11 @@ async def change_state(
         view = await _update(
             handle, action.value, _STATE_UPDATES[action], ActionRequest(actor=caller.actor)
         )
-    except WorkflowUpdateFailedError as exc:
-        # Rejected (say, a concurrent request got there first): the store follows the
-        # workflow's truth again, whatever this request's barrier wrote.
-        truth = await handle.query(SequenceWorkflow.describe)
-        await barrier.follow_sequence(sequence_id, truth.status, truth.epoch, truth.state_at)
-        problem = rejection(exc)
+    except BaseException as exc:
+        # Rejected (say, a concurrent request got there first) or not confirmed: the store
+        # shows what the workflow holds, whatever this request's barrier wrote.
+        await _restore(handle, barrier, row)
+        problem = rejection(exc) if isinstance(exc, WorkflowUpdateFailedError) else None
         if problem is None:
             raise
         raise problem from None
@@ -96,18 +123,38 @@ async def change_state(
     await barrier.show_sequence_change(sequence_id, view.status, view.epoch, view.state_at)
 
 
+async def _restore(
+    handle: WorkflowHandle[SequenceWorkflow, SequenceView], barrier: PauseBarrier, row: SequenceRow
+) -> None:
+    """The sequence row back to the workflow's truth, or, if that cannot be read, to what it
+    showed before this request (its fan-out records the truth when it runs)."""
+    try:
+        async with asyncio.timeout(DEADLINE):
+            truth = await handle.query(SequenceWorkflow.describe)
+        await barrier.follow_sequence(row.id, truth.status, truth.epoch, truth.state_at)
+    except (TimeoutError, RPCError):
+        await barrier.follow_sequence(row.id, status_of(row), row.epoch, row.state_at)
+
+
 async def edit_step(
     step: int, content: StepContent, sequence_id: str, caller: Caller, client: Client, store: Store
 ) -> None:
     """Sequence content, at any time: it reaches every recipient that has not reached the
     step and has no personal edit of it (through the sequence workflow's fan-out)."""
-    await sequence_row(store, caller, sequence_id)
-    handle = handle_for(client, caller.workspace, sequence_id)
-    with temporal_problems(f"sequence {sequence_id}"):
-        view = await handle.execute_update(
-            SequenceWorkflow.edit_step,
-            EditStepRequest(actor=caller.actor, step=step, content=content),
+    row = await sequence_row(store, caller, sequence_id)
+    edited = definition_of(row)
+    if 0 <= step < len(edited.steps):
+        edited.steps[step] = edited.steps[step].model_copy(
+            update={"content": edited.steps[step].content.with_edit(content)}
         )
+        check_payload_size(edited)
+    handle = handle_for(client, caller.workspace, sequence_id)
+    async with within_deadline(f"sequence {sequence_id}"):
+        with temporal_problems(f"sequence {sequence_id}"):
+            view = await handle.execute_update(
+                SequenceWorkflow.edit_step,
+                EditStepRequest(actor=caller.actor, step=step, content=content),
+            )
     await Sequences(store).follow_definition(sequence_id, view.definition)
 
 
@@ -139,8 +186,10 @@ async def change_sender(
         # Not acknowledged: the barrier goes back to the workflow's truth, or to what it was
         # when that cannot be read (a retry of this request compares with the workflow).
         try:
-            restored = (await handle.query(SequenceWorkflow.describe)).definition.settings.sender_id
-        except RPCError:
+            async with asyncio.timeout(DEADLINE):
+                truth = await handle.query(SequenceWorkflow.describe)
+            restored = truth.definition.settings.sender_id
+        except (TimeoutError, RPCError):
             restored = before
         await barrier.raise_for_sender(sequence_id, restored)
         raise
@@ -152,11 +201,10 @@ async def change_sender(
 
 async def _describe(handle: WorkflowHandle[SequenceWorkflow, SequenceView]) -> SequenceView:
     try:
-        return await handle.query(SequenceWorkflow.describe)
-    except RPCError:
-        raise Problem(
-            503, "Temporarily unavailable", "the sequence could not be read; retry"
-        ) from None
+        async with asyncio.timeout(DEADLINE):
+            return await handle.query(SequenceWorkflow.describe)
+    except (TimeoutError, RPCError):
+        raise outage("the sequence") from None
 
 
 async def _update(
@@ -166,12 +214,13 @@ async def _update(
     (20 concurrent pause/resume requests do): such an update was never applied, so ask again."""
     for attempt in range(UPDATE_TRIES):
         try:
-            view: SequenceView = await handle.execute_update(update, request)
+            async with asyncio.timeout(DEADLINE):
+                view: SequenceView = await handle.execute_update(update, request)
             return view
+        except TimeoutError:
+            raise outage(f"the {what}") from None
         except RPCError as exc:
             if exc.status is not RPCStatusCode.UNAVAILABLE or attempt == UPDATE_TRIES - 1:
-                raise Problem(
-                    503, "Temporarily unavailable", f"the {what} could not be confirmed; retry"
-                ) from None
+                raise outage(f"the {what}") from None
             await asyncio.sleep(0.1 * (attempt + 1))
     raise AssertionError("unreachable")

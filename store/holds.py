@@ -102,7 +102,8 @@ class PauseBarrier:
                 return False
             if status is SequenceStatus.PAUSED:
                 row = await session.get(SequenceRow, sequence_id)
-                assert row is not None
+                if row is None:
+                    return False  # deleted meanwhile
                 definition = SequenceDefinition.model_validate(row.definition)
                 await session.execute(_hold_running(sequence_id, definition, HoldSource.SEQUENCE))
             else:

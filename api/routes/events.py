@@ -20,6 +20,7 @@ from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import Problem
 from api.routes.suppressions import suppress_address
 from api.schemas import BounceIn, EventAnswer, Matched, MeetingIn, ReplyIn, UnsubscribeIn
+from api.temporal_errors import within_deadline
 from domain.dsn import parse_dsn
 from domain.events import EventKind, kind_of_reply
 from domain.ids import recipients_in_thread
@@ -57,7 +58,8 @@ async def _tell(
         handle = calls.handle_for(client, workspace, row.sequence_id, row.id)
         async with gate:
             try:
-                await handle.signal(RecipientWorkflow.inbound, event)
+                async with within_deadline("the recipient"):
+                    await handle.signal(RecipientWorkflow.inbound, event)
             except RPCError:
                 # Ended already: recorded by no one, nothing left to change.
                 return Matched(sequence_id=row.sequence_id, recipient_id=row.id, status=row.status)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+import logging
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
@@ -29,12 +30,13 @@ from api.schemas import (
 )
 from api.sequence_calls import sequence_row
 from api.template_checks import refuse_unrenderable, step_fields
+from api.temporal_errors import DEADLINE, is_outage, outage
 from domain import actions
 from domain.models import Contact, StepContent
 from domain.statuses import Action, RecipientStatus, SequenceStatus
 from domain.templates import TemplateProblem
 from store.accounts import Accounts
-from store.recipients import NewContact, Recipients, Rejected
+from store.recipients import Enrolled, NewContact, Recipients, Rejected
 from store.sequences import definition_of, status_of
 from store.tables import RecipientRow
 from workflows.launch import start_recipient
@@ -52,6 +54,8 @@ from workflows.models import (
 router = APIRouter(prefix="/v1/sequences/{sequence_id}/recipients", tags=["recipients"])
 
 START_CONCURRENCY = 32  # bounded, so one large enrollment does not starve other requests
+NOT_REACHED = "not started: the workflow service is not answering; enroll it again"
+log = logging.getLogger("seqflow.api")
 
 # Body model per action for POST …/{rid}/{action}; the rest take an empty body.
 _BODIES: dict[Action, type[BaseModel]] = {
@@ -102,38 +106,62 @@ async def enroll(
         raise Problem(409, "Already enrolled", f"{rejected[0].email} is {rejected[0].reason}")
 
     gate = asyncio.Semaphore(START_CONCURRENCY)
+    out_of_reach = asyncio.Event()  # one start met an outage: the others do not wait for it
 
-    async def start(item: Any) -> None:
-        contact = item.contact
+    async def start(item: Enrolled) -> str | None:
+        """None once started, else why not."""
         async with gate:
-            await start_recipient(
-                client,
-                settings.task_queue,
-                RecipientInput(
-                    workspace=caller.workspace,
-                    sequence_id=sequence_id,
-                    recipient_id=item.recipient_id,
-                    contact_id=item.contact_id,
-                    contact=Contact(
-                        email=contact.email,
-                        first_name=contact.first_name,
-                        last_name=contact.last_name,
-                        phone=contact.phone,
-                        linkedin_url=contact.linkedin_url,
-                        fields=contact.fields or {},
-                    ),
-                    definition=definition,
-                    start_at=body.start_at,
-                    enrolled_by=caller.actor,
-                ),
-                status,
-            )
+            if out_of_reach.is_set():
+                return NOT_REACHED
+            try:
+                async with asyncio.timeout(DEADLINE):
+                    await _start(item)
+            except Exception as exc:
+                if is_outage(exc):
+                    out_of_reach.set()
+                    return NOT_REACHED
+                log.warning("recipient %s could not be started: %r", item.recipient_id, exc)
+                return "could not be started"
+        return None
 
-    results = await asyncio.gather(*(start(item) for item in enrolled), return_exceptions=True)
-    failed = [item for item, result in zip(enrolled, results, strict=True) if result is not None]
+    async def _start(item: Enrolled) -> None:
+        contact = item.contact
+        await start_recipient(
+            client,
+            settings.task_queue,
+            RecipientInput(
+                workspace=caller.workspace,
+                sequence_id=sequence_id,
+                recipient_id=item.recipient_id,
+                contact_id=item.contact_id,
+                contact=Contact(
+                    email=contact.email,
+                    first_name=contact.first_name,
+                    last_name=contact.last_name,
+                    phone=contact.phone,
+                    linkedin_url=contact.linkedin_url,
+                    fields=contact.fields or {},
+                ),
+                definition=definition,
+                start_at=body.start_at,
+                enrolled_by=caller.actor,
+            ),
+            status,
+        )
+
+    reasons = await asyncio.gather(*(start(item) for item in enrolled))
+    failed = {
+        item.recipient_id: reason
+        for item, reason in zip(enrolled, reasons, strict=True)
+        if reason is not None
+    }
     if failed:
         # Never leave a row without its workflow: undo those rows and say so.
-        await recipients.forget_enrollment([item.recipient_id for item in failed])
+        await recipients.forget_enrollment(list(failed))
+        if len(failed) == len(enrolled) and out_of_reach.is_set():
+            raise outage("the enrollment")  # nothing was enrolled: retry the whole request
+        if len(body.recipients) == 1:
+            raise Problem(409, "Not enrolled", f"{enrolled[0].contact.email}: {reasons[0]}")
     return EnrollResponse(
         enrolled=[
             EnrolledOut(
@@ -143,10 +171,14 @@ async def enroll(
                 status=item.status.value,
             )
             for item in enrolled
-            if item not in failed
+            if item.recipient_id not in failed
         ],
         rejected=[RejectedOut(email=r.email, reason=r.reason) for r in rejected]
-        + [RejectedOut(email=item.contact.email, reason="could not be started") for item in failed],
+        + [
+            RejectedOut(email=item.contact.email, reason=failed[item.recipient_id])
+            for item in enrolled
+            if item.recipient_id in failed
+        ],
     )
 
 

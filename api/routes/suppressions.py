@@ -13,6 +13,7 @@ from api import recipient_calls as calls
 from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import not_found
 from api.schemas import SuppressionCreate, SuppressionPage, SuppressionPublic
+from api.temporal_errors import DEADLINE
 from domain.events import EventKind
 from store.accounts import Accounts
 from store.db import Store
@@ -37,12 +38,15 @@ async def suppress_address(
     async def tell(recipient_id: str, sequence_id: str) -> str | None:
         handle = calls.handle_for(client, workspace, sequence_id, recipient_id)
         try:
-            await handle.signal(
-                RecipientWorkflow.inbound,
-                InboundEvent(event_id=event_id, kind=EventKind.UNSUBSCRIBE),
-            )
-        except RPCError:
-            return None  # already ended: nothing will be sent to them anyway
+            async with asyncio.timeout(DEADLINE):
+                await handle.signal(
+                    RecipientWorkflow.inbound,
+                    InboundEvent(event_id=event_id, kind=EventKind.UNSUBSCRIBE),
+                )
+        except (RPCError, TimeoutError):
+            # Ended already (nothing will be sent to them anyway), or not reachable now: the
+            # list itself is the guarantee, checked by every dispatch when it claims.
+            return None
         return recipient_id
 
     told = await asyncio.gather(*(tell(r.id, r.sequence_id) for r in recipients))
