@@ -11,7 +11,12 @@ import asyncio
 import contextlib
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Caller
@@ -114,7 +119,8 @@ async def change_state(
     except BaseException as exc:
         # Rejected (say, a concurrent request got there first) or not confirmed: the store
         # shows what the workflow holds, whatever this request's barrier wrote.
-        await _restore(handle, barrier, row)
+        rejected = isinstance(exc, WorkflowUpdateFailedError)
+        await _restore(handle, barrier, row, ask=rejected)
         problem = rejection(exc) if isinstance(exc, WorkflowUpdateFailedError) else None
         if problem is None:
             raise
@@ -124,11 +130,18 @@ async def change_state(
 
 
 async def _restore(
-    handle: WorkflowHandle[SequenceWorkflow, SequenceView], barrier: PauseBarrier, row: SequenceRow
+    handle: WorkflowHandle[SequenceWorkflow, SequenceView],
+    barrier: PauseBarrier,
+    row: SequenceRow,
+    *,
+    ask: bool,
 ) -> None:
-    """The sequence row back to the workflow's truth, or, if that cannot be read, to what it
-    showed before this request (its fan-out records the truth when it runs)."""
+    """The sequence row back to the workflow's truth (`ask`: it answered, with a refusal),
+    or to what it showed before this request (it did not answer: its fan-out records the
+    truth when it runs, if the change was applied after all)."""
     try:
+        if not ask:
+            raise TimeoutError
         async with asyncio.timeout(DEADLINE):
             truth = await handle.query(SequenceWorkflow.describe)
         await barrier.follow_sequence(row.id, truth.status, truth.epoch, truth.state_at)
@@ -217,7 +230,7 @@ async def _update(
             async with asyncio.timeout(DEADLINE):
                 view: SequenceView = await handle.execute_update(update, request)
             return view
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise outage(f"the {what}") from None
         except RPCError as exc:
             if exc.status is not RPCStatusCode.UNAVAILABLE or attempt == UPDATE_TRIES - 1:

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,7 +39,10 @@ _OUTAGE = frozenset(
 
 
 def is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError) or (isinstance(exc, RPCError) and exc.status in _OUTAGE)
+    # (The SDK turns a deadline met while waiting for an update into its own error.)
+    return isinstance(exc, TimeoutError | WorkflowUpdateRPCTimeoutOrCancelledError) or (
+        isinstance(exc, RPCError) and exc.status in _OUTAGE
+    )
 
 
 def outage(what: str) -> Problem:
@@ -55,7 +58,7 @@ async def within_deadline(what: str, seconds: float = DEADLINE) -> AsyncIterator
     try:
         async with asyncio.timeout(seconds):
             yield
-    except (TimeoutError, RPCError) as exc:
+    except (TimeoutError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         if not is_outage(exc):
             raise
         raise outage(what) from None
