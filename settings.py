@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 DATA_DIR = Path(".data")
+MIN_SECRET_LENGTH = 32
+KNOWN_SECRETS = frozenset({"changeme", "secret", "change-me-to-a-random-value"})
 
 
 class Settings(BaseSettings):
@@ -31,8 +33,14 @@ class Settings(BaseSettings):
     # "key:workspace,key2:workspace2"; an API key belongs to exactly one workspace.
     api_keys: SecretStr = SecretStr("")
     api_port: int = 8000
-    # Signs bulk-action confirmation tokens; set the same value on every API replica.
+    # Where the API listens: this machine only, unless a deployment says otherwise (compose).
+    api_host: str = "127.0.0.1"
+    # Signs unsubscribe links and bulk-action confirmation tokens: the same value on every API
+    # replica and worker. Required outside dev mode (`make run` makes one and keeps it in
+    # .data/). To rotate: move the old value to `token_secrets_previous` (comma-separated),
+    # which is still accepted for links already sent.
     token_secret: SecretStr = SecretStr("")
+    token_secrets_previous: SecretStr = SecretStr("")
     # Base URL the API is reachable at, used in links we email (List-Unsubscribe).
     public_url: str = "http://127.0.0.1:8000"
 
@@ -61,11 +69,27 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = False
 
     def token_secret_bytes(self) -> bytes:
-        """The configured secret, or one derived from the API keys (same on every replica)."""
-        secret = (
-            self.token_secret.get_secret_value() or "seqflow:" + self.api_keys.get_secret_value()
-        )
-        return secret.encode()
+        """The secret new tokens are signed with."""
+        return self.token_secret.get_secret_value().encode()
+
+    def token_secrets_accepted(self) -> list[bytes]:
+        """The current secret first, then the previous ones still accepted."""
+        previous = self.token_secrets_previous.get_secret_value().split(",")
+        secrets = [self.token_secret.get_secret_value(), *(p.strip() for p in previous)]
+        return [secret.encode() for secret in secrets if secret]
+
+    def refuse_unsafe_production(self) -> None:
+        """Outside dev mode, a process does not start without a real token secret: with none
+        (or a published one) anyone could forge unsubscribe links."""
+        if self.dev_mode:
+            return
+        secret = self.token_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LENGTH or secret in KNOWN_SECRETS:
+            raise SystemExit(
+                "SEQFLOW_TOKEN_SECRET must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`), "
+                "the same on every API and worker"
+            )
 
     def api_key_owners(self) -> dict[str, ApiKeyOwner]:
         """Parse `api_keys` ("key:workspace[:user],…"); a malformed entry is a startup error."""

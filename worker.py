@@ -98,6 +98,7 @@ def build_worker(
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     settings = get_settings()
+    settings.refuse_unsafe_production()
     await upgrade_to_head(settings.database_url)
     store = Store.connect(settings.database_url)
     client = await connect_client(settings)

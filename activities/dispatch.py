@@ -39,8 +39,9 @@ class UnsubscribeLinks:
     public_url: str
     secret: bytes
 
-    def url(self, workspace: str, email: str) -> str:
-        return unsubscribe_url(self.public_url, make_token(self.secret, workspace, email))
+    def url(self, workspace: str, email: str, recipient_id: str) -> str:
+        token = make_token(self.secret, workspace, email, recipient_id)
+        return unsubscribe_url(self.public_url, token)
 
 
 class StepDispatcher:
@@ -150,7 +151,9 @@ class StepDispatcher:
                 raise ChannelError(FailureCause.MISSING_EMAIL, "the contact has no email address")
             to = contact.email
             if self.unsubscribe:
-                unsubscribe_url = self.unsubscribe.url(request.workspace, contact.email)
+                unsubscribe_url = self.unsubscribe.url(
+                    request.workspace, contact.email, request.recipient_id
+                )
         elif request.type is StepType.SMS:
             to = check_phone(contact.phone)
         elif request.type is StepType.LINKEDIN:

@@ -9,4 +9,7 @@ from settings import get_settings
 
 if __name__ == "__main__":
     settings = get_settings()
-    uvicorn.run(create_app(settings), host="0.0.0.0", port=settings.api_port, log_level="info")
+    settings.refuse_unsafe_production()
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info"
+    )

@@ -29,7 +29,9 @@ def verify(
     secret: bytes, token: str, workspace: str, sequence_id: str, action: str, ids: Sequence[str]
 ) -> bool:
     exp_text, _, signature = token.partition(".")
-    if not exp_text.isdigit() or int(exp_text) < time.time():
+    if not (exp_text.isascii() and exp_text.isdigit()) or int(exp_text) < time.time():
+        return False
+    if not signature.isascii():  # compare_digest takes ASCII strings only
         return False
     mac = hmac.new(
         secret, _message(workspace, sequence_id, action, ids, int(exp_text)), hashlib.sha256

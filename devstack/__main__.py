@@ -137,7 +137,7 @@ async def run() -> int:
         check_port_free(
             "127.0.0.1", settings.temporal_ui_port, "Temporal UI", "SEQFLOW_TEMPORAL_UI_PORT=<port>"
         )
-        check_port_free("0.0.0.0", settings.api_port, "API", "SEQFLOW_API_PORT=<port>")
+        check_port_free(settings.api_host, settings.api_port, "API", "SEQFLOW_API_PORT=<port>")
         if plan.smtp_sink:
             check_port_free(
                 "127.0.0.1", settings.smtp_port, "SMTP sink", "SEQFLOW_SMTP_PORT=<port>"

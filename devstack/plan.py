@@ -61,20 +61,30 @@ def temporal_port(address: str) -> int:
     return int(port)
 
 
+def kept_secret(path: Path, make: str) -> str:
+    """A value made once and kept in `path` (0600: a credential), the same on every run."""
+    try:
+        value = path.read_text().strip()
+    except FileNotFoundError:
+        value = ""
+    if not value:
+        value = make
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(value + "\n")
+    return value
+
+
 def dev_api_key(data_dir: Path) -> str:
     """The same development key on every run, so curl commands and scripts keep working."""
-    path = data_dir / "dev-api-key"
-    try:
-        key = path.read_text().strip()
-    except FileNotFoundError:
-        key = ""
-    if not key:
-        key = f"dev_{secrets.token_urlsafe(24)}"  # urlsafe: never a ':' or ',' of the key list
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a credential
-        with os.fdopen(fd, "w") as file:
-            file.write(key + "\n")
-    return key
+    # urlsafe: never a ':' or ',' of the key list
+    return kept_secret(data_dir / "dev-api-key", f"dev_{secrets.token_urlsafe(24)}")
+
+
+def dev_token_secret(data_dir: Path) -> str:
+    """Signs unsubscribe links: kept, so links in emails already sent go on working."""
+    return kept_secret(data_dir / "token-secret", secrets.token_hex(32))
 
 
 def make_plan(settings: Settings, environ: Mapping[str, str], data_dir: Path) -> Plan:
@@ -110,6 +120,8 @@ def make_plan(settings: Settings, environ: Mapping[str, str], data_dir: Path) ->
     if not settings.api_keys.get_secret_value().strip():
         key = dev_api_key(data_dir)
         env["SEQFLOW_API_KEYS"] = f"{key}:{DEV_WORKSPACE}:{DEV_USER}"
+    if not settings.token_secret.get_secret_value():
+        env["SEQFLOW_TOKEN_SECRET"] = dev_token_secret(data_dir)
     smtp_sink = not environ.get("SEQFLOW_SMTP_HOST")
     if smtp_sink:
         env["SEQFLOW_SMTP_HOST"] = "127.0.0.1"

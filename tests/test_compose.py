@@ -21,12 +21,17 @@ APPS = ("api", "worker")
 REQUIRED_ENV = {
     "SEQFLOW_TEMPORAL_ADDRESS", "SEQFLOW_TEMPORAL_NAMESPACE", "SEQFLOW_TASK_QUEUE",
     "SEQFLOW_API_KEYS", "SEQFLOW_SMTP_HOST", "SEQFLOW_SMTP_PORT", "SEQFLOW_DATABASE_URL",
-    "SEQFLOW_API_PORT", "SEQFLOW_PUBLIC_URL",
+    "SEQFLOW_API_PORT", "SEQFLOW_PUBLIC_URL", "SEQFLOW_API_HOST", "SEQFLOW_TOKEN_SECRET",
 }  # fmt: skip
 
 
 def expand(value: object) -> str:  # `${VAR:-default}` as compose resolves it with VAR unset
-    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", str(value))
+    # (`${VAR:?message}`, a required variable, resolves to nothing here.)
+    return re.sub(r"\$\{\w+(?::?[-?]([^}]*))?\}", lambda m: _default(m), str(value))
+
+
+def _default(match: re.Match[str]) -> str:
+    return "" if ":?" in match.group(0) else match.group(1) or ""
 
 
 def env(service: str) -> dict[str, str]:
@@ -148,3 +153,9 @@ def test_dockerfile_copies_every_package() -> None:
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
     users = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")  # the app does not run as root
+
+
+def test_the_token_secret_has_no_default() -> None:
+    """Unsubscribe links signed with a published default could be forged by anyone."""
+    raw = COMPOSE["x-seqflow-environment"]["SEQFLOW_TOKEN_SECRET"]
+    assert raw.startswith("${SEQFLOW_TOKEN_SECRET:?"), raw

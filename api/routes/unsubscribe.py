@@ -11,13 +11,14 @@ from fastapi.responses import HTMLResponse
 from api.deps import ClientDep, SettingsDep, StoreDep
 from api.problems import Problem
 from api.routes.suppressions import suppress_address
-from domain.unsubscribe import read_token
+from domain.unsubscribe import UnsubscribeLink, read_link
+from settings import Settings
 
 router = APIRouter(prefix="/v1/unsubscribe", tags=["unsubscribe"])
 
 
-def _address(token: str, secret: bytes) -> tuple[str, str]:
-    found = read_token(secret, token)
+def _link(token: str, settings: Settings) -> UnsubscribeLink:
+    found = read_link(settings.token_secrets_accepted(), token)
     if found is None:
         raise Problem(404, "Not found", "this unsubscribe link is not valid")
     return found
@@ -28,17 +29,23 @@ async def unsubscribe(
     token: str, client: ClientDep, store: StoreDep, settings: SettingsDep
 ) -> dict[str, object]:
     """Mail clients POST `List-Unsubscribe=One-Click` here; a second click changes nothing."""
-    workspace, email = _address(token, settings.token_secret_bytes())
+    link = _link(token, settings)
+    via = f" from {link.recipient_id}" if link.recipient_id else ""
     _, told = await suppress_address(
-        client, store, workspace, email, "unsubscribed (one-click link)", f"unsubscribe:{email}"
+        client,
+        store,
+        link.workspace,
+        link.email,
+        f"unsubscribed (one-click link{via})",
+        f"unsubscribe:{link.email}",
     )
-    return {"email": email, "status": "unsubscribed", "recipients_unsubscribed": len(told)}
+    return {"email": link.email, "status": "unsubscribed", "recipients_unsubscribed": len(told)}
 
 
 @router.get("/{token}", response_class=HTMLResponse)
 async def confirm_page(token: str, request: Request, settings: SettingsDep) -> HTMLResponse:
     """Link scanners follow GETs, so a GET only asks; the button POSTs."""
-    _, email = _address(token, settings.token_secret_bytes())
+    email = _link(token, settings).email
     return HTMLResponse(
         f"<!doctype html><title>Unsubscribe</title><p>Stop all emails to "
         f"<b>{escape(email)}</b>?</p><form method=post><button>Unsubscribe</button></form>"
