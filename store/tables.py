@@ -145,3 +145,33 @@ class InboundEventRow(Base):
     # The answer given the first time, returned again on redelivery.
     answer: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRow(Base):
+    """A POST made with an Idempotency-Key: its answer, given again to a retry of it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("workspace", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    # sha256 of the route and the body: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # None while the first request is still being answered.
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundEndpointRow(Base):
+    """A mail or calendar provider's own way in: it signs its posts with this secret."""
+
+    __tablename__ = "inbound_endpoints"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100), index=True)
+    description: Mapped[str | None] = mapped_column(String(200), default=None)
+    secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret still verifies until `previous_until`.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

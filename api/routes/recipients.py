@@ -6,9 +6,10 @@ import asyncio
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from api import idempotency
 from api import recipient_calls as calls
 from api.convert import recipient_public, recipient_row_out, situation_of
 from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
@@ -77,6 +78,25 @@ async def _recipient(
 
 @router.post("", status_code=201, response_model=EnrollResponse)
 async def enroll(
+    sequence_id: str,
+    body: EnrollRequest,
+    caller: CallerDep,
+    client: ClientDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
+) -> Response:
+    """With an Idempotency-Key, a retry answers the first answer (nobody enrolled twice)."""
+
+    async def produce() -> tuple[int, EnrollResponse, dict[str, str]]:
+        answer = await _enroll(sequence_id, body, caller, client, store, settings)
+        return 201, answer, {}
+
+    route = f"enroll:{sequence_id}"
+    return await idempotency.once(store, caller, idempotency_key, route, body, produce)
+
+
+async def _enroll(
     sequence_id: str,
     body: EnrollRequest,
     caller: CallerDep,

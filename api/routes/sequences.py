@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
+from api import idempotency
 from api import sequence_calls as calls
 from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
@@ -42,17 +43,24 @@ async def create_sequence(
     store: StoreDep,
     settings: SettingsDep,
     renderer: RendererDep,
-    response: Response,
-) -> SequencePublic:
-    if body.sender_id and await Accounts(store).sender(caller.workspace, body.sender_id) is None:
-        raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
-    fields: dict[str, str | None] = {}
-    for index, step in enumerate(body.steps):
-        fields |= step_fields(f"steps.{index}.", step.model_dump())
-    await refuse_unrenderable(renderer, fields)
-    row = await calls.create(client, store, settings, caller, definition_from_request(body))
-    response.headers["Location"] = f"/v1/sequences/{row.id}"
-    return sequence_public(row, {})
+    idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
+) -> Response:
+    """All or nothing; with an Idempotency-Key, a retry answers the first answer."""
+
+    async def create() -> tuple[int, SequencePublic, dict[str, str]]:
+        if (
+            body.sender_id
+            and await Accounts(store).sender(caller.workspace, body.sender_id) is None
+        ):
+            raise Problem(422, "Invalid request", f"sender_id: no sender {body.sender_id} here")
+        fields: dict[str, str | None] = {}
+        for index, step in enumerate(body.steps):
+            fields |= step_fields(f"steps.{index}.", step.model_dump())
+        await refuse_unrenderable(renderer, fields)
+        row = await calls.create(client, store, settings, caller, definition_from_request(body))
+        return 201, sequence_public(row, {}), {"Location": f"/v1/sequences/{row.id}"}
+
+    return await idempotency.once(store, caller, idempotency_key, "create_sequence", body, create)
 
 
 @router.get("", response_model=SequencePage)
