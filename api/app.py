@@ -14,6 +14,7 @@ from api.routes import (
     contacts,
     events,
     health,
+    inbound_endpoints,
     recipient_bulk,
     recipients,
     senders,
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(unsubscribe.router)
     app.include_router(events.router)
     app.include_router(contacts.router)
+    app.include_router(inbound_endpoints.router)
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got
 

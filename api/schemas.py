@@ -517,3 +517,27 @@ class OutboxMessage(BaseModel):
     channel: str  # sms | linkedin
     to: str | None
     body: str | None
+
+
+# ---- inbound endpoints (a provider's own, signed) -------------------------------------------
+
+
+class InboundEndpointCreate(Strict):
+    description: Annotated[str, Field(max_length=200)] | None = None
+
+
+class InboundEndpointPublic(BaseModel):
+    id: str
+    description: str | None
+    # POST {url}/replies, /bounces, /unsubscribes or /meetings, signed (docs/inbound-events.md)
+    url: str
+    created_at: datetime
+    secret: str | None = Field(
+        default=None, description="shown when created and when rotated, never again"
+    )
+    previous_secret_valid_until: datetime | None = None
+
+
+class InboundEndpointPage(BaseModel):
+    items: list[InboundEndpointPublic]
+    next_cursor: str | None = None

@@ -16,6 +16,7 @@ class Prefix(StrEnum):
     RECIPIENT = "rcp"
     CONTACT = "con"
     SENDER = "snd"
+    INBOUND_ENDPOINT = "inb"
 
 
 MESSAGE_ID_DOMAIN = "seqflow"

@@ -1,14 +1,19 @@
-"""Webhooks already applied (by provider event id) and the recipients an event is about."""
+"""Webhooks already applied (by provider event id), the recipients an event is about, and the
+providers' own signed endpoints."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from store.db import Store
-from store.tables import InboundEventRow, RecipientRow
+from domain.ids import Prefix
+from store.db import Store, as_utc
+from store.ids import new_id
+from store.tables import InboundEndpointRow, InboundEventRow, RecipientRow
 
 
 class InboundEvents:
@@ -57,3 +62,64 @@ class InboundEvents:
         async with self.store.sessions() as session:
             row = await session.get(RecipientRow, recipient_id)
             return row if row is not None and row.workspace == workspace else None
+
+
+class InboundEndpoints:
+    """Providers' own signed endpoints (domain.signatures), one secret each, rotatable."""
+
+    ROTATION_OVERLAP = timedelta(hours=24)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(self, workspace: str, description: str | None) -> InboundEndpointRow:
+        row = InboundEndpointRow(
+            id=new_id(Prefix.INBOUND_ENDPOINT),
+            workspace=workspace,
+            description=description,
+            secret=_new_secret(),
+        )
+        async with self.store.sessions.begin() as session:
+            session.add(row)
+        return row
+
+    async def get(
+        self, endpoint_id: str, workspace: str | None = None
+    ) -> InboundEndpointRow | None:
+        async with self.store.sessions() as session:
+            row = await session.get(InboundEndpointRow, endpoint_id)
+        if row is None or (workspace is not None and row.workspace != workspace):
+            return None
+        return row
+
+    async def all(self, workspace: str) -> list[InboundEndpointRow]:
+        query = select(InboundEndpointRow).where(InboundEndpointRow.workspace == workspace)
+        async with self.store.sessions() as session:
+            return list(await session.scalars(query.order_by(InboundEndpointRow.id)))
+
+    async def rotate(self, endpoint_id: str) -> InboundEndpointRow | None:
+        """A new secret; the old one keeps verifying for ROTATION_OVERLAP."""
+        async with self.store.sessions.begin() as session:
+            row = await session.get(InboundEndpointRow, endpoint_id, with_for_update=True)
+            if row is None:
+                return None
+            row.previous_secret, row.secret = row.secret, _new_secret()
+            row.previous_until = datetime.now(UTC) + self.ROTATION_OVERLAP
+        return row
+
+    async def delete(self, endpoint_id: str) -> None:
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                delete(InboundEndpointRow).where(InboundEndpointRow.id == endpoint_id)
+            )
+
+
+def secrets_of(row: InboundEndpointRow, now: datetime) -> list[str]:
+    """The secrets that verify now: the current one, and the previous one during its overlap."""
+    previous = row.previous_secret
+    until = as_utc(row.previous_until) if row.previous_until else None
+    return [row.secret] + ([previous] if previous and until and now < until else [])
+
+
+def _new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
