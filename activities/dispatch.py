@@ -143,7 +143,9 @@ class StepDispatcher:
         templates = {"body": request.content.body or ""}
         if request.content.subject:
             templates["subject"] = request.content.subject
-        rendered = await self.renderer.render(templates, contact.template_context())
+        rendered = await self.renderer.render(
+            templates, contact.template_context(), tenant=request.workspace
+        )
         body, subject = rendered["body"], rendered.get("subject")
         unsubscribe_url = None
         if request.type is StepType.EMAIL:

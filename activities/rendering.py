@@ -15,7 +15,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -27,19 +28,37 @@ log = logging.getLogger("seqflow.rendering")
 
 RENDER_DEADLINE = 3.0  # seconds for all the fields of one step
 WARM_UP_DEADLINE = 60.0  # a new process starts Python and imports Jinja first
+RESTARTS = 3  # times one render is run again when its process was replaced under it
 MEMORY_LIMIT = 512 * 1024 * 1024  # bytes of address space per render process
 
 # (field, text) or, for a failure, (field, None, cause, detail): plain tuples cross processes.
 _Rendered = tuple[str, str | None, str | None, str | None]
 
 
-def _limit_memory() -> None:
+def _start_render_process(parent: int) -> None:
+    """In each render process: a memory limit, and no life after its parent's (a parent that
+    leaves with os._exit skips the pool's shutdown; its children must not linger, holding
+    the parent's stdout open)."""
     try:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     except (ImportError, ValueError, OSError):  # not on this platform: the deadline still holds
         pass
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+    def orphaned() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, name="exit-with-parent", daemon=True).start()
 
 
 def _render_fields(fields: Mapping[str, str], context: Mapping[str, Any]) -> list[_Rendered]:
@@ -68,6 +87,8 @@ class RenderPool:
         self._processes = processes or min(2, os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._starting: asyncio.Lock | None = None
+        self._free: asyncio.Semaphore | None = None
+        self._tenants: dict[str, tuple[asyncio.Semaphore, int]] = {}
 
     async def _executor(self) -> ProcessPoolExecutor:
         """The pool, its processes started before any deadline counts."""
@@ -78,7 +99,8 @@ class RenderPool:
                 pool = ProcessPoolExecutor(
                     self._processes,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_limit_memory,
+                    initializer=_start_render_process,
+                    initargs=(os.getpid(),),
                 )
                 loop = asyncio.get_running_loop()
                 warming = [loop.run_in_executor(pool, _warm) for _ in range(self._processes)]
@@ -86,21 +108,46 @@ class RenderPool:
                 self._pool = pool
             return self._pool
 
-    async def _run(self, function: Any, *args: Any) -> Any:
-        pool = await self._executor()
-        future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
+    async def _run(self, tenant: str, function: Any, *args: Any) -> Any:
+        """Run in a free process: the deadline counts the render itself, never a queue.
+        One tenant holds at most all processes but one, so others always find one."""
+        async with self._tenant_turn(tenant), self._free_process():
+            for _ in range(RESTARTS):
+                pool = await self._executor()
+                future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
+                try:
+                    return await asyncio.wait_for(future, RENDER_DEADLINE)
+                except TimeoutError:
+                    log.warning(
+                        "a render of %s passed its %.1f s deadline", tenant, RENDER_DEADLINE
+                    )
+                    self._replace(pool)
+                    raise
+                except BrokenProcessPool:
+                    # Replaced under us (another render's deadline): ours runs again.
+                    self._replace(pool)
+            raise MemoryError("the render process kept stopping")
+
+    @contextlib.asynccontextmanager
+    async def _free_process(self) -> AsyncIterator[None]:
+        self._free = self._free or asyncio.Semaphore(self._processes)
+        async with self._free:
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _tenant_turn(self, tenant: str) -> AsyncIterator[None]:
+        gate, users = self._tenants.get(tenant, (None, 0))
+        gate = gate or asyncio.Semaphore(max(1, self._processes - 1))
+        self._tenants[tenant] = (gate, users + 1)
         try:
-            return await asyncio.wait_for(future, RENDER_DEADLINE)
-        except TimeoutError:
-            log.warning(
-                "a render passed its %.1f s deadline: its process is stopped", RENDER_DEADLINE
-            )
-            self._replace(pool)
-            raise
-        except BrokenProcessPool:
-            # Its process died (killed by the memory limit, or by a deadline elsewhere).
-            self._replace(pool)
-            raise MemoryError("the render process stopped") from None
+            async with gate:
+                yield
+        finally:
+            gate, users = self._tenants[tenant]
+            if users == 1:
+                del self._tenants[tenant]
+            else:
+                self._tenants[tenant] = (gate, users - 1)
 
     def _replace(self, pool: ProcessPoolExecutor) -> None:
         if self._pool is pool:
@@ -110,10 +157,15 @@ class RenderPool:
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
-    async def render(self, fields: Mapping[str, str], context: Mapping[str, Any]) -> dict[str, str]:
-        """Every field rendered for this contact, or TemplateProblem naming the field."""
+    async def render(
+        self, fields: Mapping[str, str], context: Mapping[str, Any], tenant: str = ""
+    ) -> dict[str, str]:
+        """Every field rendered for this contact, or TemplateProblem naming the field.
+        `tenant` (the workspace) shares the processes fairly with the others."""
         try:
-            results: list[_Rendered] = await self._run(_render_fields, dict(fields), dict(context))
+            results: list[_Rendered] = await self._run(
+                tenant, _render_fields, dict(fields), dict(context)
+            )
         except TimeoutError:
             raise TemplateProblem(
                 FailureCause.TEMPLATE_INVALID,
@@ -131,19 +183,19 @@ class RenderPool:
             rendered[name] = text
         return rendered
 
-    async def problems(self, fields: Mapping[str, str]) -> dict[str, str]:
+    async def problems(self, fields: Mapping[str, str], tenant: str = "") -> dict[str, str]:
         """Per field, why it can never render (tried against a sample contact); {} if none."""
         wanted = {name: text for name, text in fields.items() if text}
         if not wanted:
             return {}
         try:
-            found: dict[str, str] = await self._run(_trial_fields, wanted)
+            found: dict[str, str] = await self._run(tenant, _trial_fields, wanted)
             return found
         except (TimeoutError, MemoryError) as exc:
             if len(wanted) > 1:  # find the field that does it
                 found = {}
                 for name, text in wanted.items():
-                    found |= await self.problems({name: text})
+                    found |= await self.problems({name: text}, tenant)
                 return found
             name = next(iter(wanted))
             if isinstance(exc, TimeoutError):

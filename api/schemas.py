@@ -7,11 +7,18 @@ is where one becomes the other.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from domain import timing
 from domain.statuses import (
@@ -28,13 +35,44 @@ from domain.templates import check_syntax
 MAX_BODY = 50_000
 MAX_STEPS = 50
 MAX_ENROLL = 1_000
+MAX_BULK_SEQUENCES = 200  # sequences in one bulk action or eligibility question
+MAX_FIELDS = 50  # custom fields per contact (each up to 5,000 characters)
 
 Text = Annotated[str, Field(max_length=MAX_BODY)]
 Short = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields and NUL characters are refused (a NUL ends a C string:
+    PostgreSQL, SMTP and many mail clients cannot carry it)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _utc(value: datetime) -> datetime:
+    """Every date-time we answer carries its offset (SQLite hands back naive UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# A date-time in an answer.
+Aware = Annotated[datetime, AfterValidator(_utc)]
 
 
 def _template(value: str | None) -> str | None:
@@ -93,11 +131,7 @@ class ScheduleIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Paris") from None
-        return value
+        return timing.check_time_zone(value)  # raises with what is allowed
 
     @model_validator(mode="after")
     def _order(self) -> ScheduleIn:
@@ -126,7 +160,7 @@ class SequencePublic(BaseModel):
     sender_id: str | None
     counts: dict[str, int]
     sends_per_step: dict[int, int] = {}  # messages sent, by step index (from the ledger)
-    created_at: datetime
+    created_at: Aware
 
 
 class SequencePage(BaseModel):
@@ -140,7 +174,13 @@ class RecipientIn(Strict):
     last_name: Annotated[str, Field(max_length=200)] | None = None
     phone: Annotated[str, Field(max_length=40)] | None = None
     linkedin_url: Annotated[str, Field(max_length=500)] | None = None
-    fields: dict[str, Annotated[str, Field(max_length=5_000)]] = {}
+    fields: Annotated[
+        dict[
+            Annotated[str, Field(min_length=1, max_length=100)],
+            Annotated[str, Field(max_length=5_000)],
+        ],
+        Field(max_length=MAX_FIELDS),
+    ] = {}
 
     @model_validator(mode="after")
     def _reachable(self) -> RecipientIn:
@@ -158,6 +198,8 @@ class EnrollRequest(Strict):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("start_at needs a time zone, e.g. 2026-12-01T09:00:00Z")
+        if value is not None and value > datetime.now(UTC) + timing.MAX_START_AHEAD:
+            raise ValueError(f"start_at is more than {timing.MAX_START_AHEAD.days} days ahead")
         return value
 
 
@@ -185,7 +227,7 @@ class RecipientRowOut(BaseModel):
     email: str | None
     status: str
     current_step: int
-    next_step_at: datetime | None
+    next_step_at: Aware | None
     pause_source: str | None
     allowed_actions: list[str]
 
@@ -203,8 +245,8 @@ class PauseOut(BaseModel):
     source: HoldSource
     reason: str | None = None
     note: str | None = None
-    until: datetime | None = None
-    paused_at: datetime
+    until: Aware | None = None
+    paused_at: Aware
     actor: str
     resume_to: RecipientStatus = Field(description="the status a resume returns to")
 
@@ -220,12 +262,12 @@ class RecipientStepOut(BaseModel):
     index: int
     type: StepType
     state: StepState
-    at: datetime | None = None
+    at: Aware | None = None
     message_id: str | None = None
 
 
 class TimelineEntryOut(BaseModel):
-    at: datetime
+    at: Aware
     kind: str
     actor: str
     details: dict[str, Any] = {}
@@ -240,7 +282,7 @@ class RecipientPublic(BaseModel):
     contact: ContactOut
     status: RecipientStatus
     current_step: int = Field(description="0-based index of the step being waited for or run")
-    next_step_at: datetime | None
+    next_step_at: Aware | None
     pause: PauseOut | None
     error: ErrorOut | None
     allowed_actions: list[str]
@@ -364,7 +406,7 @@ class BulkRecipientResult(BaseModel):
 
 class BulkSequenceAction(BaseModel):
     action: Literal["pause", "resume"]
-    sequence_ids: list[str] = Field(min_length=1, max_length=200)
+    sequence_ids: list[str] = Field(min_length=1, max_length=MAX_BULK_SEQUENCES)
 
 
 class BulkSequenceItem(BaseModel):
@@ -405,8 +447,11 @@ class ReplyIn(BaseModel):
     from_: EmailStr = Field(alias="from")
     subject: Annotated[str, Field(max_length=2_000)] = ""
     text: Annotated[str, Field(max_length=200_000)] = ""
-    headers: dict[str, str] = {}
-    in_reply_to: str | None = None
+    headers: Annotated[
+        dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=10_000)]],
+        Field(max_length=200),
+    ] = {}
+    in_reply_to: Annotated[str, Field(max_length=10_000)] | None = None
     sequence_id: str | None = None
     received_at: datetime | None = None
 
@@ -441,7 +486,7 @@ class SuppressionCreate(BaseModel):
 class SuppressionPublic(BaseModel):
     email: str
     reason: str
-    created_at: datetime
+    created_at: Aware
     recipients_unsubscribed: int | None = None
 
 
@@ -492,7 +537,7 @@ class SenderPublic(BaseModel):
     email: str
     status: str
     daily_cap: int | None
-    created_at: datetime
+    created_at: Aware
     recipients_retried: int | None = None
 
 
@@ -531,11 +576,11 @@ class InboundEndpointPublic(BaseModel):
     description: str | None
     # POST {url}/replies, /bounces, /unsubscribes or /meetings, signed (docs/inbound-events.md)
     url: str
-    created_at: datetime
+    created_at: Aware
     secret: str | None = Field(
         default=None, description="shown when created and when rotated, never again"
     )
-    previous_secret_valid_until: datetime | None = None
+    previous_secret_valid_until: Aware | None = None
 
 
 class InboundEndpointPage(BaseModel):

@@ -11,12 +11,14 @@ from activities.rendering import RenderPool
 from api.problems import Problem
 
 
-async def refuse_unrenderable(renderer: RenderPool, fields: Mapping[str, str | None]) -> None:
+async def refuse_unrenderable(
+    renderer: RenderPool, fields: Mapping[str, str | None], tenant: str = ""
+) -> None:
     """`fields` by their request path ("steps.0.body"); raises a 422 listing every one that
     cannot render."""
     wanted = {path: text for path, text in fields.items() if text}
     found = await asyncio.gather(
-        *(renderer.problems({path: text}) for path, text in wanted.items())
+        *(renderer.problems({path: text}, tenant) for path, text in wanted.items())
     )
     errors = [
         {"field": path, "message": f"template cannot render: {problem}"}

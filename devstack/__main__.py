@@ -2,8 +2,11 @@
 
 Startup waits for each part before starting what depends on it and prints the URLs once the
 API is ready. Ctrl-C / SIGINT / SIGTERM stops everything in order API → worker → Temporal (the
-worker finishes its activities while Temporal still answers) and exits 0; a child dying on its
-own stops the rest and exits 1.
+worker finishes its activities while Temporal still answers) and exits 0. Once running, a child
+that dies on its own is started again after a back-off (1 s, doubling up to 30 s; back to 1 s
+once it has stayed up a minute): the API and the worker reconnect to a restarted Temporal by
+themselves, and its workflows and timers are in its database file. A child dying during
+start-up stops the rest and exits 1.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ API_GRACE, WORKER_GRACE, TEMPORAL_GRACE = 5.0, 12.0, 5.0
 # and GNU make forwards SIGTERM to its recipe as well. Only a later signal means "kill now".
 DUPLICATE_SIGNAL_WINDOW = 1.0
 
+RESTART_FIRST, RESTART_MAX, RESTART_STABLE = 1.0, 30.0, 60.0
+
 
 class Interrupted(Exception):
     """A person (or a supervisor) asked us to stop."""
@@ -65,6 +70,30 @@ async def unless_stopped(work: Awaitable[T], stop: asyncio.Event, children: list
     child = next(c for c in children if c.exited in done)
     assert child.exited is not None
     raise ChildDied(child, child.exited.result())
+
+
+async def supervise(children: list[Child], stop: asyncio.Event) -> None:
+    """Until a stop is requested: a child that exits is started again, after a back-off."""
+    loop = asyncio.get_running_loop()
+    backoff = {child.name: RESTART_FIRST for child in children}
+    started = {child.name: time.monotonic() for child in children}
+    while True:
+        try:
+            await unless_stopped(loop.create_future(), stop, children)
+        except ChildDied as died:
+            child = died.child
+            if time.monotonic() - started[child.name] > RESTART_STABLE:
+                backoff[child.name] = RESTART_FIRST
+            delay = backoff[child.name]
+            say(f"{child.name} exited (code {died.code}); starting it again in {delay:g} s")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                raise Interrupted from None
+            await child.start()
+            started[child.name] = time.monotonic()
+            backoff[child.name] = min(delay * 2, RESTART_MAX)
+            say(f"{child.name} started again (pid {child.pid})")
 
 
 def print_banner(plan: Plan, seconds: float) -> None:
@@ -191,7 +220,7 @@ async def run() -> int:
         await unless_stopped(wait_for_api(plan.api_url), stop, children)
         print_banner(plan, time.monotonic() - started)
 
-        await unless_stopped(loop.create_future(), stop, children)  # until a stop or a death
+        await supervise(children, stop)  # until a stop
     except Interrupted:
         code = 0
     except ChildDied as died:

@@ -47,7 +47,8 @@ async def bulk_action(
     recipients = Recipients(store)
     action = Action(body.action)
     if body.content is not None:
-        await refuse_unrenderable(renderer, step_fields("content.", body.content.model_dump()))
+        fields = step_fields("content.", body.content.model_dump())
+        await refuse_unrenderable(renderer, fields, caller.workspace)
     ids = list(dict.fromkeys(body.recipient_ids))
     rows = {row.id: row for row in await recipients.get_many(caller.workspace, sequence_id, ids)}
     result = BulkRecipientResult(action=action.value)

@@ -346,7 +346,7 @@ async def view_content(
     async def resolved(step: ContentView) -> tuple[dict[str, str], str | None]:
         templates = step.content.model_dump(exclude_none=True) if step.content else {}
         try:
-            return await renderer.render(templates, context), None
+            return await renderer.render(templates, context, caller.workspace), None
         except TemplateProblem as exc:
             return {}, exc.detail
 
@@ -381,7 +381,7 @@ async def edit_content(
 ) -> RecipientPublic:
     row = await _recipient(store, caller, sequence_id, recipient_id)
     await _refuse_while_sequence_paused(store, caller, row, Action.EDIT_CONTENT)
-    await refuse_unrenderable(renderer, step_fields("", body.model_dump()))
+    await refuse_unrenderable(renderer, step_fields("", body.model_dump()), caller.workspace)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     request = EditContentRequest(
         actor=caller.actor, step=step, content=StepContent(**body.model_dump())

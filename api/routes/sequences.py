@@ -13,6 +13,7 @@ from api.convert import definition_from_request, sequence_public
 from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
 from api.problems import Problem
 from api.schemas import (
+    MAX_BULK_SEQUENCES,
     BulkEligibility,
     BulkSequenceAction,
     BulkSequenceItem,
@@ -56,7 +57,7 @@ async def create_sequence(
         fields: dict[str, str | None] = {}
         for index, step in enumerate(body.steps):
             fields |= step_fields(f"steps.{index}.", step.model_dump())
-        await refuse_unrenderable(renderer, fields)
+        await refuse_unrenderable(renderer, fields, caller.workspace)
         row = await calls.create(client, store, settings, caller, definition_from_request(body))
         return 201, sequence_public(row, {}), {"Location": f"/v1/sequences/{row.id}"}
 
@@ -116,7 +117,11 @@ async def resume_sequence(
 async def bulk_eligibility(
     caller: CallerDep, store: StoreDep, ids: Annotated[str, Query(min_length=1)]
 ) -> BulkEligibility:
-    wanted = [i for i in ids.split(",") if i]
+    wanted = list(dict.fromkeys(i for i in ids.split(",") if i))
+    if len(wanted) > MAX_BULK_SEQUENCES:
+        raise Problem(
+            422, "Invalid request", f"ids: at most {MAX_BULK_SEQUENCES} sequence ids at a time"
+        )
     sequences = Sequences(store)
     rows = [await sequences.get(caller.workspace, sid) for sid in wanted]
     found = [r for r in rows if r is not None]
@@ -164,7 +169,7 @@ async def edit_step(
 ) -> SequencePublic:
     """Edit sequence content, at any time: it reaches every recipient that has not reached
     the step and has no personal edit of it."""
-    await refuse_unrenderable(renderer, step_fields("", body.model_dump()))
+    await refuse_unrenderable(renderer, step_fields("", body.model_dump()), caller.workspace)
     content = StepContent(**body.model_dump())
     await calls.edit_step(step, content, sequence_id, caller, client, store)
     return await get_sequence(sequence_id, caller, store)

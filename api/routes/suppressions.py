@@ -70,7 +70,7 @@ async def list_all(
     caller: CallerDep,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> SuppressionPage:
     rows = await Accounts(store).suppressions(
         caller.workspace, limit + 1, int(cursor) if cursor else None

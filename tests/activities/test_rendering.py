@@ -61,3 +61,34 @@ async def test_a_runaway_template_is_stopped_and_the_loop_stays_free(pool: Rende
         "body": f"rendering takes longer than {RENDER_DEADLINE:g} s"
     }
     pool.close()
+
+
+async def test_one_workspaces_runaways_leave_a_process_for_the_others() -> None:
+    """Workspace A keeps the pool busy with templates that run to their deadline; B's renders
+    keep their idle latency (a process is always left for other workspaces, and the deadline
+    counts the render itself, never the wait for a process)."""
+    pool = RenderPool(processes=2)
+
+    async def b_latencies(n: int) -> list[float]:
+        took = []
+        for i in range(n):
+            started = time.perf_counter()
+            assert await pool.render({"body": f"Hi {i}"}, SAMPLE_CONTEXT, tenant="b") == {
+                "body": f"Hi {i}"
+            }
+            took.append(time.perf_counter() - started)
+        return took
+
+    idle = sorted(await b_latencies(20))
+    noisy = [
+        asyncio.create_task(pool.render({"body": RUNAWAY}, SAMPLE_CONTEXT, tenant="a"))
+        for _ in range(4)
+    ]
+    await asyncio.sleep(0.5)  # A's renders hold a process now
+    busy = sorted(await b_latencies(20))
+    outcomes = await asyncio.gather(*noisy, return_exceptions=True)
+    assert all(isinstance(o, TemplateProblem) for o in outcomes), outcomes
+    p95 = lambda values: values[int(len(values) * 0.95) - 1]  # noqa: E731
+    print(f"\nB's render p95: idle {p95(idle) * 1000:.1f} ms, beside A {p95(busy) * 1000:.1f} ms")
+    assert p95(busy) < max(2 * p95(idle), 0.05)
+    pool.close()

@@ -155,7 +155,46 @@ def test_make_run_serves_the_readme_session_and_stops_cleanly(tmp_path: Path) ->
             assert email["to"] == "ada@example.com"
             assert email["text"].startswith("Hello Ada, are you open to a chat?")
             assert (tmp_path / ".data" / "outbox" / email["file"]).is_file()
-        assert [p.name for p in (tmp_path / ".data" / "outbox").glob("*.eml")] == [email["file"]]
+            assert [p.name for p in (tmp_path / ".data" / "outbox").glob("*.eml")] == [
+                email["file"]
+            ]
+
+            # The dev server dies while a recipient waits on its timer: it is started again,
+            # and the timer fires, once.
+            later = http.post(
+                "/v1/sequences",
+                json={
+                    "name": "Timer across a crash",
+                    "steps": [
+                        {"type": "email", "delay": "PT8S", "subject": "Later", "body": "Once"}
+                    ],
+                },
+            ).json()["id"]
+            waiting = http.post(
+                f"/v1/sequences/{later}/recipients", json={"recipients": [{"email": "g@x.io"}]}
+            )
+            assert waiting.status_code == 201, waiting.text
+            [grace] = waiting.json()["enrolled"]
+            [temporal] = [
+                p for p in children if "temporal server start-dev" in " ".join(p.cmdline())
+            ]
+            temporal.kill()
+
+            def restarted() -> None:
+                printed = log.read_text()
+                assert "temporal exited" in printed and "temporal started again" in printed
+
+            eventually(restarted, timeout=30)
+
+            def grace_completed() -> None:
+                response = http.get(f"/v1/sequences/{later}/recipients/{grace['id']}")
+                assert response.status_code == 200, response.text
+                assert response.json()["status"] == "completed", response.json()
+
+            eventually(grace_completed, timeout=120)
+            sent = [m for m in http.get("/dev/outbox").json() if m.get("subject") == "Later"]
+            assert len(sent) == 1, sent
+        children += psutil.Process(stack.pid).children(recursive=True)
 
         os.killpg(stack.pid, signal.SIGTERM)  # as `kill -TERM -<pgid>` / a supervisor does
         stopping = time.monotonic()

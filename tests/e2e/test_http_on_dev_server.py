@@ -160,8 +160,10 @@ async def test_worker_killed_mid_delay_keeps_time_place_and_pause(
             # bound to the dead worker is handed to the new one once that timeout passes.
             assert 7.5 <= gap <= 8 + 10 + 3, gap
 
-            still = await api.recipient(sequence["id"], bob["id"])
-            assert still["status"] == "paused" and still["pause"]["note"] == "call first"
+            # (Bob's workflow was cached by the dead worker: until the server hands its tasks
+            # to the new one, ~10 s, reading it answers 503 with Retry-After.)
+            still = await wait_status(api, sequence["id"], bob["id"], "paused", timeout=30)
+            assert still["pause"]["note"] == "call first"
             assert still["current_step"] == 1
             await api.http.post(f"{path}/resume")
             await wait_status(api, sequence["id"], bob["id"], "completed", timeout=40)
