@@ -407,7 +407,7 @@ class Bench:
             SEQFLOW_MAX_CACHED_WORKFLOWS=str(self.opts.cache),
             SEQFLOW_WORKFLOW_SANDBOX=str(self.opts.sandbox).lower(),
             SEQFLOW_API_KEYS=f"{API_KEY}:{WORKSPACE}:bench",
-            SEQFLOW_TOKEN_SECRET="bench-token-secret",
+            SEQFLOW_TOKEN_SECRET="bench-token-secret-of-32-characters-or-more",
             SEQFLOW_PUBLIC_URL="http://seqflow.bench",
             SEQFLOW_OUTBOX_DIR=str(self.tmp / "outbox"),
             PYTHONUNBUFFERED="1",
@@ -421,7 +421,7 @@ class Bench:
         settings = Settings(
             api_keys=f"{API_KEY}:{WORKSPACE}:bench",
             task_queue=self.task_queue,
-            token_secret="bench-token-secret",
+            token_secret="bench-token-secret-of-32-characters-or-more",
             temporal_address=self.address,
             database_url=self.db_url,
         )

@@ -47,7 +47,7 @@ from workflows.client import DATA_CONVERTER
 from workflows.contract import SEARCH_ATTRIBUTES, recipient_workflow_id, sequence_workflow_id
 
 BIN = Path(sys.executable).parent
-TOKEN_SECRET = "test-token-secret"
+TOKEN_SECRET = "test-token-secret-for-the-whole-suite"  # 32+ characters, as production needs
 TEMPORAL_CLI = shutil.which("temporal", path=str(BIN)) or shutil.which("temporal")
 TEST_SERVER = shutil.which("temporal-test-server", path=str(BIN)) or shutil.which(
     "temporal-test-server"

@@ -40,7 +40,7 @@ from temporalio.testing import WorkflowEnvironment
 from store.db import Store
 from store.migrate import upgrade_to_head
 from store.tables import DeliveryRow
-from tests.conftest import Api, SmtpSink, api_for, assert_eventually, free_port
+from tests.conftest import TOKEN_SECRET, Api, SmtpSink, api_for, assert_eventually, free_port
 from workflows.contract import recipient_workflow_id
 from workflows.recipient import RecipientWorkflow
 
@@ -84,6 +84,7 @@ def start_worker(  # type: ignore[no-untyped-def]
         **os.environ,
         "SEQFLOW_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "SEQFLOW_TASK_QUEUE": task_queue,
+        "SEQFLOW_TOKEN_SECRET": TOKEN_SECRET,  # a production worker refuses to start without
         "SEQFLOW_DATABASE_URL": db_url,
         "SEQFLOW_SMTP_HOST": smtp.host,
         "SEQFLOW_SMTP_PORT": str(smtp.port),

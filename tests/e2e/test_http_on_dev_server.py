@@ -20,7 +20,7 @@ from domain.statuses import StepType
 from store.db import Store
 from store.migrate import upgrade_to_head
 from store.recipients import Recipients
-from tests.conftest import Api, SmtpSink, api_for, assert_eventually, text_of
+from tests.conftest import TOKEN_SECRET, Api, SmtpSink, api_for, assert_eventually, text_of
 
 pytestmark = pytest.mark.devserver
 
@@ -112,6 +112,7 @@ def start_worker(env: WorkflowEnvironment, task_queue: str, db_url: str, smtp: S
         **os.environ,
         "SEQFLOW_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "SEQFLOW_TASK_QUEUE": task_queue,
+        "SEQFLOW_TOKEN_SECRET": TOKEN_SECRET,  # a production worker refuses to start without
         "SEQFLOW_DATABASE_URL": db_url,
         "SEQFLOW_SMTP_HOST": smtp.host,
         "SEQFLOW_SMTP_PORT": str(smtp.port),
