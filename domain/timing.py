@@ -7,16 +7,35 @@ functions when to fire.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import isodate
 
 from domain.statuses import ResumePolicy
 
+_ZONES = frozenset(available_timezones())
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DELAY = timedelta(days=366)
+# How far ahead an enrollment may start: as far as one delay may reach.
+MAX_START_AHEAD = MAX_DELAY
+_HAS_AMOUNT = re.compile(r"\d")
+# Names the tz database has that are not places a person lives in.
+_NOT_A_PLACE = frozenset({"Factory", "localtime", "posixrules"})
+
+
+class InvalidTimeZone(ValueError):
+    pass
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA place name such as Europe/Paris (or UTC)."""
+    if name in _NOT_A_PLACE or name.startswith(("posix/", "right/")) or name not in _ZONES:
+        raise InvalidTimeZone(f"{name!r} is not an IANA time zone like Europe/Paris")
+    return name
 
 
 class InvalidDelay(ValueError):
@@ -28,9 +47,12 @@ def parse_delay(text: str) -> timedelta:
 
     Months and years have no fixed length, so a step delay may not use them.
     """
+    if not isinstance(text, str) or not _HAS_AMOUNT.search(text):
+        # ("PT" or "P" alone name no duration, though isodate reads "PT" as zero.)
+        raise InvalidDelay(f"{text!r} is not an ISO-8601 duration such as P2D or PT30M")
     try:
         value = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError, TypeError) as exc:
+    except (isodate.ISO8601Error, ValueError, TypeError, OverflowError) as exc:
         raise InvalidDelay(f"{text!r} is not an ISO-8601 duration such as P2D or PT30M") from exc
     if not isinstance(value, timedelta):
         raise InvalidDelay(f"{text!r} uses months or years; use days (P30D) instead")
