@@ -61,6 +61,7 @@ def create_app(
         app.state.client, app.state.store = client, store
     app.state.api_keys = settings.api_key_owners()
     problems.install(app)
+    problems.document(app)
     temporal_errors.install(app)
     app.include_router(health.router)
     app.include_router(sequences.bulk_router)

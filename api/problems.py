@@ -97,3 +97,59 @@ def install(app: FastAPI) -> None:
         titles = {401: "Unauthorized", 404: "Not found", 405: "Method not allowed"}
         title = titles.get(exc.status_code, "Error")
         return problem_response(Problem(exc.status_code, title, str(exc.detail)))
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; a rejected action adds status_now and "
+    "allowed_actions, an invalid request lists errors (field, message).",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "status_now": {"type": "string"},
+        "allowed_actions": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+_ANSWERED = {
+    "401": "No or unknown API key (or signature, on a provider's endpoint)",
+    "404": "Not found in this workspace",
+    "409": "Not possible in the current state",
+    "422": "Invalid request: what was wrong and what is allowed",
+    "503": "A dependency did not answer in time; retry after Retry-After",
+}
+
+
+def document(app: FastAPI) -> None:
+    """The OpenAPI says what errors really look like: problem+json, for every operation
+    (not FastAPI's default HTTPValidationError, which we never send)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                for code, description in _ANSWERED.items():
+                    responses[code] = {"description": description, "content": problem}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
