@@ -75,6 +75,16 @@ def _utc(value: datetime) -> datetime:
 Aware = Annotated[datetime, AfterValidator(_utc)]
 
 
+def _has_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-12-01T09:00:00Z")
+    return value
+
+
+# A date-time in a request: without an offset it would mean a different moment to each side.
+AwareIn = Annotated[datetime, AfterValidator(_has_offset)]
+
+
 def _template(value: str | None) -> str | None:
     if value is not None and (error := check_syntax(value)):
         raise ValueError(f"template syntax error: {error}")
@@ -453,7 +463,7 @@ class ReplyIn(BaseModel):
     ] = {}
     in_reply_to: Annotated[str, Field(max_length=10_000)] | None = None
     sequence_id: str | None = None
-    received_at: datetime | None = None
+    received_at: AwareIn | None = None
 
 
 class BounceIn(BaseModel):
@@ -472,7 +482,7 @@ class MeetingIn(BaseModel):
     event_id: Annotated[str, Field(min_length=1, max_length=200)]
     email: EmailStr
     sequence_id: str | None = None
-    at: datetime | None = None
+    at: AwareIn | None = None
 
 
 # ---- the suppression list --------------------------------------------------------------

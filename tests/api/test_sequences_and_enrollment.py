@@ -123,3 +123,21 @@ async def test_sender_edit_rejects_bad_input_and_a_same_sender_changes_nothing(a
     same = await api.http.patch(f"/v1/sequences/{sid}", json={"sender_id": None})
     assert same.status_code == 200 and same.json()["sender_id"] is None
     assert (await api.recipient(sid, ada["id"]))["status"] == "in_progress"  # not paused
+
+
+async def test_a_definition_over_the_payload_budget_is_refused_and_nothing_is_created(
+    api: Api,
+) -> None:
+    """50 steps of 45 KB bodies are within each field's limit, but each recipient's workflow
+    input carries the whole definition (Temporal refuses payloads over 2 MB)."""
+    body = {
+        "name": "Too big",
+        "steps": [
+            {"type": "email", "delay": "P1D", "subject": "Hi", "body": "x" * 45_000}
+            for _ in range(50)
+        ],
+    }
+    response = await api.http.post("/v1/sequences", json=body)
+    assert response.status_code == 422, response.text
+    assert "bytes" in response.json()["detail"] and "steps" in response.json()["detail"]
+    assert (await api.http.get("/v1/sequences")).json()["items"] == []
