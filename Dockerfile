@@ -18,6 +18,7 @@ COPY activities/ activities/
 COPY api/ api/
 COPY store/ store/
 COPY devstack/ devstack/
+COPY console/ console/
 RUN pip install . && rm -rf /src
 
 # Unprivileged runtime user. Its home is the working directory, so the relative `.data/`

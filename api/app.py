@@ -22,6 +22,7 @@ from api.routes import (
     suppressions,
     unsubscribe,
 )
+from console import app as console
 from settings import Settings, get_settings
 from store.db import Store
 from store.migrate import upgrade_to_head
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(contacts.router)
     app.include_router(inbound_endpoints.router)
+    console.install(app)  # last: its routes never shadow the API's
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got
 

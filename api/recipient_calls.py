@@ -21,7 +21,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.rendering import RenderPool
+from api.convert import situation_of
+from api.deps import Caller
 from api.problems import action_rejected
+from api.sequence_calls import sequence_row
 from api.temporal_errors import (
     UPDATE_DEADLINE,
     is_outage,
@@ -30,9 +34,14 @@ from api.temporal_errors import (
     temporal_problems,
     within_deadline,
 )
-from domain.statuses import Action
+from domain import actions
+from domain.statuses import Action, SequenceStatus
+from domain.templates import TemplateProblem
 from store.db import Store
 from store.holds import PauseBarrier
+from store.recipients import Recipients
+from store.sequences import definition_of, status_of
+from store.tables import RecipientRow
 from workflows.contract import recipient_workflow_id
 from workflows.models import ActionRequest, ContentView, RecipientView
 from workflows.recipient import RecipientWorkflow
@@ -154,3 +163,44 @@ async def _update(
             status_now=current.status.value,
             allowed_actions=current.allowed_actions,
         ) from None
+
+
+async def refuse_while_sequence_paused(
+    store: Store, caller: Caller, row: RecipientRow, action: Action
+) -> None:
+    """The sequence-paused overlay holds from the moment the pause is acknowledged, before the
+    fan-out has reached this recipient's workflow: a 409 naming what is still allowed."""
+    sequence = await sequence_row(store, caller, row.sequence_id)
+    if status_of(sequence) is not SequenceStatus.PAUSED:
+        return
+    try:
+        actions.check(action, situation_of(row, definition_of(sequence), sequence_paused=True))
+    except actions.ActionRejected as exc:
+        raise action_rejected(
+            exc.reason, status_now=row.status, allowed_actions=[a.value for a in exc.allowed]
+        ) from None
+
+
+async def content_previews(
+    handle: WorkflowHandle[Any, Any], current: RecipientView, renderer: RenderPool, workspace: str
+) -> tuple[list[ContentView], list[tuple[dict[str, str], str | None]]]:
+    """Each step's content and its preview for this contact: (rendered fields, or why not)."""
+    context = current.contact.template_context()
+    steps = await content(handle)
+
+    async def preview(step: ContentView) -> tuple[dict[str, str], str | None]:
+        templates = step.content.model_dump(exclude_none=True) if step.content else {}
+        try:
+            return await renderer.render(templates, context, workspace), None
+        except TemplateProblem as exc:
+            return {}, exc.detail
+
+    return steps, list(await asyncio.gather(*(preview(step) for step in steps)))
+
+
+async def remove(
+    client: Client, namespace: str, store: Store, handle: WorkflowHandle[Any, Any], rid: str
+) -> None:
+    """Delete: the workflow and its history, then the row and its reporting."""
+    await delete(client, namespace, handle)
+    await Recipients(store).delete(rid)

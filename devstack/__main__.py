@@ -23,11 +23,12 @@ from typing import TypeVar
 
 from aiosmtpd.controller import Controller
 
+from console.session import login_link
 from devstack.plan import DEV_USER, DEV_WORKSPACE, Plan, StartupError, make_plan
 from devstack.processes import Child, emit, say
 from devstack.readiness import check_port_free, wait_for_api, wait_for_temporal
 from devstack.smtp_sink import start_smtp_sink
-from settings import DATA_DIR, get_settings
+from settings import DATA_DIR, Settings, get_settings
 from store.migrate import upgrade_to_head
 
 T = TypeVar("T")
@@ -96,6 +97,18 @@ async def supervise(children: list[Child], stop: asyncio.Event) -> None:
             say(f"{child.name} started again (pid {child.pid})")
 
 
+def console_url(plan: Plan) -> str:
+    """A one-time link that signs the development user in (10 minutes), or the sign-in page."""
+    key = plan.dev_api_key
+    if not key:
+        return f"{plan.api_url}/signin"
+    signer = Settings(
+        api_keys=plan.child_env["SEQFLOW_API_KEYS"],
+        token_secret=plan.child_env.get("SEQFLOW_TOKEN_SECRET", ""),
+    )
+    return plan.api_url + login_link(signer, key)
+
+
 def print_banner(plan: Plan, seconds: float) -> None:
     settings = plan.settings
     key = plan.dev_api_key or "<your key from SEQFLOW_API_KEYS>"
@@ -116,6 +129,7 @@ def print_banner(plan: Plan, seconds: float) -> None:
     lines = [
         rule,
         f" seqflow is ready (started in {seconds:.1f} s)",
+        f"   Console      {console_url(plan)}",
         f"   API          {plan.api_url}   docs: {plan.api_url}/docs",
         f"   Temporal UI  {plan.ui_url}",
         f"   Email        {email}",

@@ -23,6 +23,22 @@ class RecipientStatus(StrEnum):
     EXCLUDED = "excluded"
 
 
+# What a person reads (the help-centre articles' labels).
+LABELS = {
+    RecipientStatus.NOT_STARTED: "Not Started",
+    RecipientStatus.IN_PROGRESS: "In Progress",
+    RecipientStatus.PENDING_ACTION: "Pending Action",
+    RecipientStatus.PAUSED: "Paused",
+    RecipientStatus.ERROR: "Error",
+    RecipientStatus.COMPLETED: "Completed",
+    RecipientStatus.RESPONDED: "Responded",
+    RecipientStatus.MEETING_BOOKED: "Meeting Booked",
+    RecipientStatus.BOUNCED: "Bounced",
+    RecipientStatus.STOPPED: "Stopped",
+    RecipientStatus.UNSUBSCRIBED: "Unsubscribed",
+    RecipientStatus.EXCLUDED: "Excluded",
+}
+
 # Statuses after which nothing more is ever sent to the recipient in this sequence.
 # Responded / meeting booked end it only when the sequence's stop-on-response rule is on.
 FINAL_STATUSES = frozenset(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Table, bindparam, delete, func, select, update
+from sqlalchemy import JSON, Boolean, Table, bindparam, delete, func, or_, select, update
 
 from domain.ids import Prefix
 from domain.statuses import HoldSource, RecipientStatus
@@ -228,13 +228,31 @@ class Recipients:
         status: RecipientStatus | None,
         limit: int,
         cursor: str | None,
+        search: str | None = None,
     ) -> Page:
+        """`search`: part of the email address or of the contact's name."""
         query = select(RecipientRow).where(
             RecipientRow.workspace == workspace, RecipientRow.sequence_id == sequence_id
         )
+        if search:
+            like = f"%{search.strip().lower()}%"
+            query = query.join(ContactRow, ContactRow.id == RecipientRow.contact_id).where(
+                or_(
+                    RecipientRow.email.like(like),
+                    func.lower(ContactRow.first_name).like(like),
+                    func.lower(ContactRow.last_name).like(like),
+                    func.lower(ContactRow.first_name + " " + ContactRow.last_name).like(like),
+                )
+            )
         return await self.store.keyset(
             query, RecipientRow, status.value if status else None, limit, cursor
         )
+
+    async def contacts_of(self, rows: Sequence[RecipientRow]) -> dict[str, ContactRow]:
+        ids = list({row.contact_id for row in rows})
+        async with self.store.sessions() as session:
+            found = await session.scalars(select(ContactRow).where(ContactRow.id.in_(ids)))
+            return {contact.id: contact for contact in found}
 
     async def ids_page(
         self, sequence_id: str, after_id: str, limit: int, *, descending: bool = False

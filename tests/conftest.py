@@ -392,3 +392,73 @@ async def api(ts_env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> Asyn
 async def dev_api(dev_env: WorkflowEnvironment, store: Store, smtp: SmtpSink) -> AsyncIterator[Api]:
     async with api_for(dev_env, store, smtp) as value:
         yield value
+
+
+# ---- a served stack (uvicorn, a worker, the dev server) -------------------------------------
+
+
+@contextlib.contextmanager
+def served_stack(env: WorkflowEnvironment, tmp: Path) -> Iterator[tuple[str, SmtpSink]]:
+    """The API on a real port and a worker, in a thread of their own (their own event loop),
+    on `env`'s server, SQLite in `tmp` and an SMTP sink: for a browser or an HTTP fuzzer,
+    which call it while the test's own loop waits."""
+    import threading
+
+    import uvicorn
+
+    from workflows.client import connect_client
+
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    port = free_port()
+    settings = Settings(
+        api_keys=f"{API_KEY}:acme:ada.recruiter,{OTHER_KEY}:globex",
+        token_secret=TOKEN_SECRET,
+        task_queue=f"tq-{uuid.uuid4()}",
+        temporal_address=env.client.service_client.config.target_host,
+        database_url=f"sqlite+aiosqlite:///{tmp}/store.db",
+        api_port=port,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    server = uvicorn.Server(uvicorn.Config("api.app:create_app", port=port))
+    started = threading.Event()
+
+    async def main() -> None:
+        await upgrade_to_head(settings.database_url)
+        client = await connect_client(settings)
+        store = Store.connect(settings.database_url)
+        worker = build_worker(
+            client,
+            task_queue=settings.task_queue,
+            store=store,
+            channels={StepType.EMAIL: sink.channel()},
+        )
+        app = create_app(settings, client=client, store=store)
+        server.config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+        async with worker:
+            started.set()
+            await server.serve()
+        await store.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert started.wait(60), "the served stack did not start"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the served API did not answer"
+            time.sleep(0.1)
+        yield base, sink
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        controller.stop()

@@ -133,7 +133,8 @@ def test_the_errors_table_lists_every_cause_with_its_exact_fix() -> None:
 
 
 def served_routes() -> set[tuple[str, str]]:
-    """(method, path) of every route the production app serves, bar FastAPI's own pages."""
+    """(method, path) of every API route the production app serves, bar FastAPI's own pages
+    and the console's (its pages are documented in the README, not as an API)."""
     app = create_app(Settings(dev_mode=False))
     # FastAPI ≥ 0.16x keeps included routers nested; iter_route_contexts flattens them.
     flatten: Any = getattr(fastapi.routing, "iter_route_contexts", None)
@@ -144,6 +145,8 @@ def served_routes() -> set[tuple[str, str]]:
         methods: set[str] | None = getattr(route, "methods", None)
         if not path or not methods or path in FRAMEWORK_PATHS or path.startswith(DEV_PREFIX):
             continue
+        if not getattr(route, "include_in_schema", True) and not path.startswith("/v1/"):
+            continue  # a console page
         for method in methods:
             if method == "HEAD" and "GET" in methods:
                 continue  # answered for every GET by the framework

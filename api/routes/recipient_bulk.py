@@ -105,8 +105,7 @@ async def bulk_action(
         async with gate:
             try:
                 if action is Action.DELETE:
-                    await calls.delete(client, settings.temporal_namespace, handle)
-                    await recipients.delete(rid)
+                    await calls.remove(client, settings.temporal_namespace, store, handle, rid)
                     result.applied.append(BulkItem(id=rid, status="deleted"))
                     return
                 payload = _payload(action, body, caller.actor)

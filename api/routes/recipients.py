@@ -11,9 +11,9 @@ from pydantic import BaseModel, ValidationError
 
 from api import idempotency
 from api import recipient_calls as calls
-from api.convert import recipient_public, recipient_row_out, situation_of
+from api.convert import recipient_public, recipient_row_out
 from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
-from api.problems import Problem, action_rejected, invalid, not_found
+from api.problems import Problem, invalid, not_found
 from api.schemas import (
     ContentEdit,
     ContentPanel,
@@ -32,10 +32,8 @@ from api.schemas import (
 from api.sequence_calls import sequence_row
 from api.template_checks import refuse_unrenderable, step_fields
 from api.temporal_errors import DEADLINE, is_outage, outage
-from domain import actions
 from domain.models import Contact, StepContent
 from domain.statuses import Action, RecipientStatus, SequenceStatus
-from domain.templates import TemplateProblem
 from store.accounts import Accounts
 from store.recipients import Enrolled, NewContact, Recipients, Rejected
 from store.sequences import definition_of, status_of
@@ -43,7 +41,6 @@ from store.tables import RecipientRow
 from workflows.launch import start_recipient
 from workflows.models import (
     ActionRequest,
-    ContentView,
     EditContentRequest,
     PauseRequest,
     RecipientInput,
@@ -89,14 +86,14 @@ async def enroll(
     """With an Idempotency-Key, a retry answers the first answer (nobody enrolled twice)."""
 
     async def produce() -> tuple[int, EnrollResponse, dict[str, str]]:
-        answer = await _enroll(sequence_id, body, caller, client, store, settings)
+        answer = await enroll_recipients(sequence_id, body, caller, client, store, settings)
         return 201, answer, {}
 
     route = f"enroll:{sequence_id}"
     return await idempotency.once(store, caller, idempotency_key, route, body, produce)
 
 
-async def _enroll(
+async def enroll_recipients(
     sequence_id: str,
     body: EnrollRequest,
     caller: CallerDep,
@@ -267,7 +264,7 @@ async def act(
             404, "Not found", f"unknown action {action!r}; actions are {allowed}"
         ) from None
     row = await _recipient(store, caller, sequence_id, recipient_id)
-    await _refuse_while_sequence_paused(store, caller, row, chosen)
+    await calls.refuse_while_sequence_paused(store, caller, row, chosen)
     body = _parse_body(_BODIES.get(chosen, EmptyBody), await request.body())
     payload: ActionRequest
     if isinstance(body, PauseBody):
@@ -280,22 +277,6 @@ async def act(
         payload = ActionRequest(actor=caller.actor)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     return recipient_public(await calls.act(handle, chosen, payload, store, recipient_id))
-
-
-async def _refuse_while_sequence_paused(
-    store: StoreDep, caller: CallerDep, row: RecipientRow, action: Action
-) -> None:
-    """The sequence-paused overlay holds from the moment the pause is acknowledged, before the
-    fan-out has reached this recipient's workflow."""
-    sequence = await sequence_row(store, caller, row.sequence_id)
-    if status_of(sequence) is not SequenceStatus.PAUSED:
-        return
-    try:
-        actions.check(action, situation_of(row, definition_of(sequence), sequence_paused=True))
-    except actions.ActionRejected as exc:
-        raise action_rejected(
-            exc.reason, status_now=row.status, allowed_actions=[a.value for a in exc.allowed]
-        ) from None
 
 
 def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
@@ -317,8 +298,7 @@ async def delete_recipient(
     """Delete is allowed in every status: the workflow and its history go, then the row."""
     await _recipient(store, caller, sequence_id, recipient_id)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
-    await calls.delete(client, settings.temporal_namespace, handle)
-    await Recipients(store).delete(recipient_id)
+    await calls.remove(client, settings.temporal_namespace, store, handle, recipient_id)
     return {"id": recipient_id, "status": "deleted"}
 
 
@@ -340,17 +320,7 @@ async def view_content(
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     current = await calls.view(handle)
     editing = Action.EDIT_CONTENT.value in current.allowed_actions
-    context = current.contact.template_context()
-    steps = await calls.content(handle)
-
-    async def resolved(step: ContentView) -> tuple[dict[str, str], str | None]:
-        templates = step.content.model_dump(exclude_none=True) if step.content else {}
-        try:
-            return await renderer.render(templates, context, caller.workspace), None
-        except TemplateProblem as exc:
-            return {}, exc.detail
-
-    previews = await asyncio.gather(*(resolved(step) for step in steps))
+    steps, previews = await calls.content_previews(handle, current, renderer, caller.workspace)
     return ContentPanel(
         mode="edit" if editing else "view",
         steps=[
@@ -380,7 +350,7 @@ async def edit_content(
     renderer: RendererDep,
 ) -> RecipientPublic:
     row = await _recipient(store, caller, sequence_id, recipient_id)
-    await _refuse_while_sequence_paused(store, caller, row, Action.EDIT_CONTENT)
+    await calls.refuse_while_sequence_paused(store, caller, row, Action.EDIT_CONTENT)
     await refuse_unrenderable(renderer, step_fields("", body.model_dump()), caller.workspace)
     handle = calls.handle_for(client, caller.workspace, sequence_id, recipient_id)
     request = EditContentRequest(

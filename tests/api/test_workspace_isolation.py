@@ -56,6 +56,8 @@ def served_routes() -> list[tuple[str, str]]:
         methods: set[str] | None = getattr(route, "methods", None)
         if not path or not methods or path in SKIPPED_PATHS or path.startswith(SKIPPED_PREFIXES):
             continue
+        if not getattr(route, "include_in_schema", True) and not path.startswith("/v1/"):
+            continue  # a console page: cookie sessions, tests/console/test_console_isolation.py
         found.update((m, path) for m in methods if not (m == "HEAD" and "GET" in methods))
     # Reads first, deletions last: a leaking delete must not hide what a later probe would show.
     order = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}

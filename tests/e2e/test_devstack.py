@@ -8,6 +8,7 @@ developer's own `make run` are never touched.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -114,6 +115,13 @@ def test_make_run_serves_the_readme_session_and_stops_cleanly(tmp_path: Path) ->
             assert f"{api_url}/docs" in printed
 
         eventually(banner_printed, timeout=10)
+
+        # The console link signs the development user in, once.
+        [link] = re.findall(r"Console\s+(\S+/login/\S+)", log.read_text())
+        with httpx.Client(follow_redirects=True, timeout=10) as browser_like:
+            opened = browser_like.get(link)
+            assert opened.status_code == 200 and "<h1>Sequences</h1>" in opened.text, opened.text
+        assert httpx.get(link).status_code == 401  # used: the sign-in page
 
         with httpx.Client(
             base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=10

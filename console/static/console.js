@@ -1,0 +1,62 @@
+// seqflow console: everything works without this file; it adds live refresh, the eligible
+// counts in the bulk bars, and why a bulk button is off. No dependencies.
+(function () {
+  "use strict";
+  const LIVE_EVERY_MS = 2000;
+
+  function checkedValues(root) {
+    return new Set([...root.querySelectorAll("input[type=checkbox][name=ids]:checked")].map((b) => b.value));
+  }
+
+  // Live: re-read this page every 2 s while the tab is visible and no menu is open, and swap
+  // the [data-live] region, keeping what is selected.
+  async function refresh() {
+    const live = document.querySelector("[data-live]");
+    if (!live || document.visibilityState !== "visible" || document.querySelector("details[open]")) return;
+    try {
+      const response = await fetch(location.href, { headers: { "X-Seqflow-Live": "1" }, credentials: "same-origin" });
+      if (!response.ok || response.redirected) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-live]");
+      if (!fresh) return;
+      const kept = checkedValues(live);
+      live.innerHTML = fresh.innerHTML;
+      live.querySelectorAll("input[type=checkbox][name=ids]").forEach((box) => { box.checked = kept.has(box.value); });
+      updateBars();
+    } catch (_) { /* offline for a moment: the next tick tries again */ }
+  }
+
+  // Sequences: "Pause (n)" / "Resume (n)" count the selected sequences each applies to.
+  // Recipients: Pause Selected needs every selected one In Progress or Error, Resume Selected
+  // every one Paused; otherwise the button is off and says why.
+  function updateBars() {
+    const seq = document.getElementById("bulk-sequences");
+    if (seq) {
+      const boxes = [...seq.querySelectorAll("input[name=ids]:checked")];
+      const pause = boxes.filter((b) => b.dataset.canPause === "true").length;
+      const resume = boxes.filter((b) => b.dataset.canResume === "true").length;
+      seq.querySelector("[data-count=pause]").textContent = pause;
+      seq.querySelector("[data-count=resume]").textContent = resume;
+    }
+    const rec = document.getElementById("bulk-recipients");
+    if (rec) {
+      const statuses = [...rec.querySelectorAll("input[name=ids]:checked")].map((b) => b.closest("tr").dataset.status);
+      const rule = (button, ok, why) => {
+        if (!button) return;
+        button.disabled = statuses.length > 0 && !ok;
+        button.title = button.disabled ? why : "";
+      };
+      rule(rec.querySelector("button[value=pause]"), statuses.every((s) => s === "in_progress" || s === "error"),
+        "Pause Selected needs every selected recipient In Progress or Error");
+      rule(rec.querySelector("button[value=resume]"), statuses.every((s) => s === "paused"),
+        "Resume Selected needs every selected recipient Paused");
+    }
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("input[name=ids]")) updateBars();
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    updateBars();
+    setInterval(refresh, LIVE_EVERY_MS);
+  });
+})();
