@@ -20,9 +20,18 @@ from api import recipient_calls, sequence_calls
 from api.convert import definition_from_request, situation_of
 from api.deps import Caller
 from api.problems import Problem
+from api.routes import senders as sender_routes
 from api.routes.recipient_bulk import bulk_action
 from api.routes.recipients import enroll_recipients
-from api.schemas import BulkRecipientAction, EnrollRequest, SequenceCreate
+from api.routes.suppressions import suppress_address
+from api.schemas import (
+    BulkRecipientAction,
+    EnrollRequest,
+    SenderCreate,
+    SenderUpdate,
+    SequenceCreate,
+    SuppressionCreate,
+)
 from api.template_checks import refuse_unrenderable, step_fields
 from console import session as sessions
 from console.labels import ACTION_LABELS, BLOCKED_WHY, STEP_TYPE_LABELS, step_label
@@ -885,3 +894,115 @@ async def bulk_recipients(request: Request, sequence_id: str) -> Response:
     applied, skipped, failed = len(result.applied), len(result.not_eligible), len(result.failed)
     summary = f"{applied} applied, {skipped} not eligible, {failed} failed."
     return redirect(request, session, back, summary)
+
+
+# ---- senders and suppressions ---------------------------------------------------------------
+
+
+@router.get("/senders", response_class=HTMLResponse)
+async def senders_page(request: Request) -> Response:
+    session = current(request)
+    _, _, store, _, _ = _state(request)
+    return page(
+        request, session, "senders.html", senders=await Accounts(store).senders(session.workspace)
+    )
+
+
+@router.post("/senders", response_class=HTMLResponse)
+async def add_sender(request: Request) -> Response:
+    session, form = await posted(request)
+    _, _, store, _, _ = _state(request)
+    try:
+        body = SenderCreate.model_validate(
+            {
+                "name": str(form.get("name") or ""),
+                "email": str(form.get("email") or ""),
+                "daily_cap": int(str(form["daily_cap"])) if form.get("daily_cap") else None,
+            }
+        )
+    except (ValidationError, ValueError) as exc:
+        return redirect(request, session, "/senders", f"Not added: {_first_error(exc)}")
+    await sender_routes.create(body, caller(session), store)
+    return redirect(request, session, "/senders", f"{body.name} added.")
+
+
+@router.post("/senders/{sender_id}", response_class=HTMLResponse)
+async def change_sender(request: Request, sender_id: str) -> Response:
+    session, form = await posted(request)
+    _, client, store, _, _ = _state(request)
+    values: dict[str, Any] = {}
+    if form.get("status"):
+        values["status"] = str(form["status"])
+    if form.get("daily_cap"):
+        values["daily_cap"] = str(form["daily_cap"])
+    try:
+        body = SenderUpdate.model_validate(values)
+        changed = await sender_routes.change(sender_id, body, caller(session), client, store)
+    except (ValidationError, ValueError) as exc:
+        return redirect(request, session, "/senders", f"Not changed: {_first_error(exc)}")
+    except Problem as problem:
+        if problem.status == 404:
+            raise NotHere(problem.detail) from None
+        return redirect(request, session, "/senders", f"Not changed: {problem.detail}")
+    told = f"{changed.name} is {changed.status}."
+    if changed.recipients_retried:
+        told += f" {changed.recipients_retried} recipients that erred on it are retried."
+    return redirect(request, session, "/senders", told)
+
+
+@router.get("/suppressions", response_class=HTMLResponse)
+async def suppressions_page(request: Request, cursor: str | None = None) -> Response:
+    session = current(request)
+    _, _, store, _, _ = _state(request)
+    after = int(cursor) if cursor and cursor.isdigit() and len(cursor) < 19 else None
+    rows = await Accounts(store).suppressions(session.workspace, PAGE + 1, after)
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    return page(
+        request,
+        session,
+        "suppressions.html",
+        rows=[{"email": r.email, "reason": r.reason, "since": _when(r.created_at)} for r in rows],
+        next_cursor=str(rows[-1].id) if more else None,
+    )
+
+
+@router.post("/suppressions", response_class=HTMLResponse)
+async def suppress(request: Request) -> Response:
+    session, form = await posted(request)
+    _, client, store, _, _ = _state(request)
+    try:
+        body = SuppressionCreate.model_validate(
+            {
+                "email": str(form.get("email") or ""),
+                "reason": str(form.get("reason") or "") or "added by hand",
+            }
+        )
+    except ValidationError as exc:
+        return redirect(request, session, "/suppressions", f"Not added: {_first_error(exc)}")
+    public, told = await suppress_address(
+        client, store, session.workspace, body.email, body.reason, f"suppression:{body.email}"
+    )
+    return redirect(
+        request,
+        session,
+        "/suppressions",
+        f"{public.email} suppressed; {len(told)} recipients unsubscribed.",
+    )
+
+
+@router.post("/suppressions/remove", response_class=HTMLResponse)
+async def unsuppress(request: Request) -> Response:
+    session, form = await posted(request)
+    _, _, store, _, _ = _state(request)
+    email = str(form.get("email") or "")
+    removed = await Accounts(store).unsuppress(session.workspace, email)
+    told = f"{email} removed." if removed else f"{email} was not on the list."
+    return redirect(request, session, "/suppressions", told)
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+    return str(exc)

@@ -169,6 +169,24 @@ async def test_a_recruiter_walks_through_the_articles(
     await expect(page.get_by_role("cell", name=re.compile("Hi Alan"))).to_be_visible()
     await expect(page.get_by_text("stopped by ada.recruiter")).to_be_visible()
 
+    # Senders: add one, disconnect it. Suppressions: add an address, remove it.
+    await page.get_by_role("link", name="Senders").click()
+    await page.get_by_label("Name").fill("Grace Box")
+    await page.get_by_label("Mailbox address").fill("grace@acme.example.com")
+    await page.get_by_role("button", name="Add sender").click()
+    await expect(page.get_by_role("status")).to_contain_text("Grace Box added.")
+    await page.get_by_role("button", name="Disconnect Grace Box").click()
+    await expect(page.get_by_role("status")).to_contain_text("Grace Box is disconnected.")
+    await expect(page.get_by_role("button", name="Reconnect Grace Box")).to_be_visible()
+    await shot(page, "senders")
+    await page.get_by_role("link", name="Suppressions").click()
+    await page.get_by_label("Address").fill("nobody@example.com")
+    await page.get_by_role("button", name="Suppress").click()
+    await expect(page.get_by_role("status")).to_contain_text("nobody@example.com suppressed")
+    await shot(page, "suppressions")
+    await page.get_by_role("button", name="Remove nobody@example.com").click()
+    await expect(page.get_by_role("status")).to_contain_text("nobody@example.com removed.")
+
     # Another workspace's ids answer a 404 page, and signing out works.
     await page.goto(f"{base}/sequences/seq_not_yours")
     await expect(page.get_by_role("heading", name="Not found")).to_be_visible()

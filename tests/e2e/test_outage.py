@@ -75,7 +75,11 @@ async def timed(call: Callable[[], Awaitable[httpx.Response]]) -> tuple[httpx.Re
     return response, time.perf_counter() - started
 
 
+TIMES: list[float] = []
+
+
 def assert_unavailable(response: httpx.Response, took: float) -> None:
+    TIMES.append(took)
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert int(response.headers["retry-after"]) > 0
@@ -121,6 +125,7 @@ async def test_a_stopped_temporal_is_a_fast_503_and_nothing_is_half_written(
             ]
         finally:
             os.kill(process.pid, signal.SIGCONT)
+        print(f"\noutage answers (s): {', '.join(f'{t:.2f}' for t in TIMES)}")
         # Back: the same state, and actions work again.
         assert (await api.recipient(sid, ada["id"]))["status"] == "in_progress"
         paused = await api.http.post(f"{base}/{ada['id']}/pause")
