@@ -36,6 +36,7 @@ from api.template_checks import refuse_unrenderable, step_fields
 from console import session as sessions
 from console.labels import ACTION_LABELS, BLOCKED_WHY, STEP_TYPE_LABELS, step_label
 from domain import actions
+from domain.failures import FailureCause, fix_for
 from domain.models import StepContent
 from domain.statuses import LABELS, Action, RecipientStatus, SequenceStatus, StepType
 from domain.timing import WEEKDAYS
@@ -1006,3 +1007,52 @@ def _first_error(exc: Exception) -> str:
         error = exc.errors()[0]
         return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
     return str(exc)
+
+
+# ---- a sequence's errors --------------------------------------------------------------------
+
+
+@router.get("/sequences/{sequence_id}/errors", response_class=HTMLResponse)
+async def errors_page(request: Request, sequence_id: str, cause: str | None = None) -> Response:
+    session = current(request)
+    _, _, store, _, _ = _state(request)
+    row = await _sequence(store, session, sequence_id)
+    definition = definition_of(row)
+    wanted = cause if cause in {c.value for c in FailureCause} else None
+    recipients = Recipients(store)
+    found = await recipients.page(
+        session.workspace,
+        sequence_id,
+        status=RecipientStatus.ERROR,
+        limit=PAGE,
+        cursor=None,
+        error_cause=wanted,
+    )
+    contacts = await recipients.contacts_of(found.items)
+    total = len(definition.steps)
+    rows = []
+    for r in found.items:
+        contact = contacts.get(r.contact_id)
+        name = " ".join(filter(None, [contact.first_name, contact.last_name])) if contact else ""
+        rows.append(
+            {
+                "id": r.id,
+                "name": name or r.email or r.id,
+                "email": r.email,
+                "step": f"{min(r.current_step + 1, total)}/{total}",
+                "cause": r.error_cause,
+                "fix": fix_for(r.error_cause or ""),
+            }
+        )
+    sender_id = definition.settings.sender_id
+    sender = await Accounts(store).sender(session.workspace, sender_id) if sender_id else None
+    return page(
+        request,
+        session,
+        "errors.html",
+        sequence=row,
+        rows=rows,
+        cause=wanted,
+        causes=[c.value for c in FailureCause],
+        sender=sender,
+    )

@@ -229,11 +229,14 @@ class Recipients:
         limit: int,
         cursor: str | None,
         search: str | None = None,
+        error_cause: str | None = None,
     ) -> Page:
         """`search`: part of the email address or of the contact's name."""
         query = select(RecipientRow).where(
             RecipientRow.workspace == workspace, RecipientRow.sequence_id == sequence_id
         )
+        if error_cause:
+            query = query.where(RecipientRow.error_cause == error_cause)
         if search:
             like = f"%{search.strip().lower()}%"
             query = query.join(ContactRow, ContactRow.id == RecipientRow.contact_id).where(

@@ -1,0 +1,27 @@
+"""Console pages that need no browser to check: the errors view."""
+
+from __future__ import annotations
+
+from domain.failures import FailureCause
+from tests.conftest import API_KEY, Api, assert_eventually
+from tests.console.test_console_isolation import signed_in
+
+
+async def test_the_errors_view_lists_recipients_in_error_with_cause_and_fix(api: Api) -> None:
+    sequence = await api.create_sequence(
+        steps=[{"type": "sms", "delay": "PT0S", "body": "Hi"}],
+    )
+    [ada] = await api.enroll(sequence["id"], "ada@example.com")
+
+    async def erred() -> None:
+        assert (await api.recipient(sequence["id"], ada["id"]))["status"] == "error"
+
+    await assert_eventually(erred)
+    console, _ = await signed_in(api, API_KEY)
+    page = await console.get(f"/sequences/{sequence['id']}/errors")
+    assert page.status_code == 200
+    assert "missing_phone" in page.text and FailureCause.MISSING_PHONE.fix in page.text
+    assert "Ada" in page.text or "ada@example.com" in page.text
+    other = await console.get(f"/sequences/{sequence['id']}/errors?cause=template_invalid")
+    assert "No recipient is in error." in other.text
+    await console.aclose()
