@@ -20,6 +20,7 @@ from activities.channels import Channel, HttpProviderChannel, OutboxChannel, Smt
 from activities.dispatch import StepDispatcher, UnsubscribeLinks
 from activities.fanout import SequenceFanOut
 from activities.projection import StoreProjector
+from activities.rendering import shared_pool
 from domain.statuses import StepType
 from settings import Settings, get_settings
 from store.db import Store
@@ -122,6 +123,7 @@ async def main() -> None:
         "on" if settings.workflow_sandbox else "off",
         settings.max_cached_workflows,
     )
+    await shared_pool().start()
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing running activities")

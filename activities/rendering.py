@@ -45,12 +45,8 @@ def _start_render_process(parent: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     except (ImportError, ValueError, OSError):  # not on this platform: the deadline still holds
         pass
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-
+    # (Not PR_SET_PDEATHSIG: it fires when the *thread* that started us ends, and a pool may
+    # be started from a thread that ends before the process does.)
     def orphaned() -> None:
         import time
 
@@ -89,9 +85,18 @@ class RenderPool:
         self._starting: asyncio.Lock | None = None
         self._free: asyncio.Semaphore | None = None
         self._tenants: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _this_loop(self) -> None:
+        """asyncio's locks belong to one event loop; the pool's processes serve any (a test
+        may run the API in a thread of its own): new locks for a new loop."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._starting, self._free, self._tenants = loop, None, None, {}
 
     async def _executor(self) -> ProcessPoolExecutor:
         """The pool, its processes started before any deadline counts."""
+        self._this_loop()
         self._starting = self._starting or asyncio.Lock()
         async with self._starting:
             if self._pool is None:
@@ -108,14 +113,20 @@ class RenderPool:
                 self._pool = pool
             return self._pool
 
+    async def start(self) -> None:
+        """Start the render processes now (a worker does before it polls), so the first
+        send does not wait for Python and Jinja to start in them."""
+        await self._executor()
+
     async def _run(self, tenant: str, function: Any, *args: Any) -> Any:
         """Run in a free process: the deadline counts the render itself, never a queue.
         One tenant holds at most all processes but one, so others always find one."""
+        self._this_loop()
         async with self._tenant_turn(tenant), self._free_process():
             for _ in range(RESTARTS):
                 pool = await self._executor()
-                future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
                 try:
+                    future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
                     return await asyncio.wait_for(future, RENDER_DEADLINE)
                 except TimeoutError:
                     log.warning(

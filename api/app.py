@@ -45,6 +45,7 @@ def create_app(
             await upgrade_to_head(settings.database_url)
         app.state.store = store or Store.connect(settings.database_url)
         app.state.client = client or await connect_client(settings)
+        await app.state.renderer.start()
         yield
         if owned_store:
             await app.state.store.close()

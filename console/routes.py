@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -149,11 +150,17 @@ async def _recipient(
     return row
 
 
-def _when(moment: datetime | None) -> str | None:
+def _when(moment: datetime | None, timezone: str = "UTC") -> str | None:
+    """A moment as a person reads it: in the sequence's sending-window time zone, if any."""
     if moment is None:
         return None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(ZoneInfo(timezone)).strftime(f"%Y-%m-%d %H:%M {timezone}")
+
+
+def _zone(definition: Any) -> str:
+    schedule = definition.settings.schedule
+    return schedule.timezone if schedule else "UTC"
 
 
 def _utc(text: str | None) -> datetime | None:
@@ -461,7 +468,7 @@ async def _sequence_page(
                 "status": r.status,
                 "status_label": LABELS[RecipientStatus(r.status)],
                 "step": f"{min(r.current_step + 1, total)}/{total}",
-                "next_at": _when(r.next_step_at),
+                "next_at": _when(r.next_step_at, _zone(definition)),
                 "pause": _pause_text(r),
                 "actions": [_action_link(sequence_id, r.id, a) for a in allowed],
                 "blocked": [{"label": ACTION_LABELS[a], "why": BLOCKED_WHY} for a in blocked],
@@ -509,8 +516,8 @@ def _row_actions(
 def _action_link(sequence_id: str, recipient_id: str, action: Action) -> dict[str, str]:
     base = f"/sequences/{sequence_id}/recipients/{recipient_id}"
     if action in (Action.VIEW_CONTENT, Action.EDIT_CONTENT):
-        return {"label": ACTION_LABELS[action], "href": f"{base}#content"}
-    return {"label": ACTION_LABELS[action], "href": f"{base}/{action.url_segment}"}
+        return {"label": ACTION_LABELS[action], "href": f"{base}#content", "confirm": ""}
+    return {"label": ACTION_LABELS[action], "href": f"{base}/{action.url_segment}", "confirm": "1"}
 
 
 @router.post("/sequences/{sequence_id}/enroll", response_class=HTMLResponse)
@@ -601,7 +608,7 @@ async def recipient_page(request: Request, sequence_id: str, recipient_id: str) 
         name=_name(view),
         status_label=LABELS[view.status],
         step=f"{min(view.current_step + 1, total)}/{total}",
-        next_at=_when(view.next_step_at),
+        next_at=_when(view.next_step_at, _zone(definition_of(sequence))),
         actions=[
             _action_link(sequence_id, recipient_id, a)
             for a in allowed

@@ -52,6 +52,32 @@
     }
   }
 
+  // Dialogs: a link to a confirmation page opens that page's form in a real <dialog> (focus
+  // moves in, Escape closes, focus returns to the link). Without this script it is a page.
+  async function openDialog(link) {
+    const response = await fetch(link.href, { credentials: "same-origin" });
+    const region = new DOMParser().parseFromString(await response.text(), "text/html").querySelector(".confirm");
+    if (!response.ok || !region) { location.href = link.href; return; }
+    const dialog = document.createElement("dialog");
+    dialog.setAttribute("aria-labelledby", "confirm-title");
+    dialog.innerHTML = region.innerHTML;
+    dialog.querySelectorAll("a").forEach((a) => {
+      if (a.textContent.trim() === "Cancel") a.addEventListener("click", (e) => { e.preventDefault(); dialog.close(); });
+    });
+    dialog.addEventListener("close", () => { dialog.remove(); link.focus(); });
+    document.body.appendChild(dialog);
+    link.closest("details")?.removeAttribute("open");
+    dialog.showModal();
+    dialog.querySelector("input:not([type=hidden]), textarea, button")?.focus();
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-confirm]");
+    if (!link || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    openDialog(link);
+  });
+
   document.addEventListener("change", (event) => {
     if (event.target.matches("input[name=ids]")) updateBars();
   });

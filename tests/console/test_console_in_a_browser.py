@@ -104,15 +104,19 @@ async def test_a_recruiter_walks_through_the_articles(
     assert {m["Subject"] for m in smtp.messages} == {"Hi Ada", "Hi Grace", "Hi Alan"}
     await shot(page, "recipients")
 
-    # Pause Ada from her row: the dialog says what will happen.
+    # Pause Ada from her row: a dialog says what will happen; Escape closes it.
     ada = rows.filter(has_text="Ada Lovelace")
     await ada.get_by_label("Actions for Ada Lovelace").click()
     await ada.get_by_role("menuitem", name="Pause Recipient").click()
-    await expect(
-        page.get_by_text(
-            "Pause sequence for Ada Lovelace? No further steps will be executed until resumed."
-        )
-    ).to_be_visible()
+    dialog = page.get_by_role("dialog", name="Pause Recipient")
+    await expect(dialog).to_be_visible()
+    await expect(page.get_by_label("Reason (optional)")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await ada.get_by_label("Actions for Ada Lovelace").click()
+    await ada.get_by_role("menuitem", name="Pause Recipient").click()
+    words = "Pause sequence for Ada Lovelace? No further steps will be executed until resumed."
+    await expect(dialog.get_by_text(words)).to_be_visible()
     await page.get_by_label("Reason (optional)").fill("holiday")
     await shot(page, "pause-recipient")
     await page.get_by_role("button", name="Pause", exact=True).click()
