@@ -45,6 +45,7 @@ def _start_render_process(parent: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     except (ImportError, ValueError, OSError):  # not on this platform: the deadline still holds
         pass
+
     # (Not PR_SET_PDEATHSIG: it fires when the *thread* that started us ends, and a pool may
     # be started from a thread that ends before the process does.)
     def orphaned() -> None:

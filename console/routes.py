@@ -21,12 +21,14 @@ from api import recipient_calls, sequence_calls
 from api.convert import definition_from_request, situation_of
 from api.deps import Caller
 from api.problems import Problem
+from api.routes import contacts as contact_routes
 from api.routes import senders as sender_routes
 from api.routes.recipient_bulk import bulk_action
 from api.routes.recipients import enroll_recipients
 from api.routes.suppressions import suppress_address
 from api.schemas import (
     BulkRecipientAction,
+    ContactsInSequence,
     EnrollRequest,
     SenderCreate,
     SenderUpdate,
@@ -41,7 +43,7 @@ from domain.failures import FailureCause, fix_for
 from domain.models import StepContent
 from domain.statuses import LABELS, Action, RecipientStatus, SequenceStatus, StepType
 from domain.timing import WEEKDAYS
-from store.accounts import Accounts
+from store.accounts import Accounts, Contacts
 from store.recipients import Recipients
 from store.sequences import Sequences, definition_of, status_of
 from store.tables import RecipientRow, SequenceRow
@@ -1063,3 +1065,60 @@ async def errors_page(request: Request, sequence_id: str, cause: str | None = No
         causes=[c.value for c in FailureCause],
         sender=sender,
     )
+
+
+# ---- contacts -------------------------------------------------------------------------------
+
+
+@router.get("/contacts", response_class=HTMLResponse)
+async def contacts_page(request: Request, cursor: str | None = None) -> Response:
+    session = current(request)
+    _, _, store, _, _ = _state(request)
+    try:
+        found = await Contacts(store).page(session.workspace, PAGE, cursor)
+    except ValueError:
+        found = await Contacts(store).page(session.workspace, PAGE, None)
+    sequences, _ = await Sequences(store).page(session.workspace, None, 200, None)
+    return page(
+        request,
+        session,
+        "contacts.html",
+        contacts=[
+            {
+                "id": c.id,
+                "email": c.email,
+                "name": " ".join(filter(None, [c.first_name, c.last_name])) or c.email or c.id,
+            }
+            for c in found.items
+        ],
+        sequences=sequences,
+        next_cursor=found.next_cursor,
+    )
+
+
+@router.post("/contacts", response_class=HTMLResponse)
+async def pause_contacts(request: Request) -> Response:
+    session, form = await posted(request)
+    _, client, store, _, _ = _state(request)
+    action = Action.PAUSE if form.get("action") == "pause" else Action.RESUME
+    try:
+        body = ContactsInSequence.model_validate(
+            {
+                "contact_ids": [str(c) for c in form.getlist("contact_ids")],
+                "sequence_id": str(form.get("sequence_id") or ""),
+            }
+        )
+        answer = await contact_routes.apply(action, body, caller(session), client, store)
+    except ValidationError as exc:
+        return redirect(request, session, "/contacts", f"Nothing changed: {_first_error(exc)}")
+    except Problem as problem:
+        return redirect(request, session, "/contacts", f"Nothing changed: {problem.detail}")
+    verb = "Paused" if action is Action.PAUSE else "Unpaused"
+    told = f"{verb} {len(answer.changed)}."
+    if answer.not_changed:
+        told += (
+            f" Not touched: {len(answer.not_changed)} ("
+            + "; ".join(o.reason or "" for o in answer.not_changed[:5])
+            + ")"
+        )
+    return redirect(request, session, "/contacts", told)

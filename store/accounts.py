@@ -1,4 +1,4 @@
-"""Workspace-wide lists: the suppression list and sender accounts."""
+"""Workspace-wide lists: the suppression list, sender accounts and contacts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from domain.failures import FailureCause
 from domain.ids import Prefix
 from domain.statuses import RecipientStatus
-from store.db import Store
+from store.db import Page, Store
 from store.ids import new_id
 from store.sequences import definition_of
-from store.tables import RecipientRow, SenderRow, SequenceRow, SuppressionRow
+from store.tables import ContactRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
 
 
 class Accounts:
@@ -131,3 +131,14 @@ class Accounts:
                     )
                 )
             )
+
+
+class Contacts:
+    """The workspace's contacts (one per address), for the console's contacts page."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def page(self, workspace: str, limit: int, cursor: str | None) -> Page:
+        query = select(ContactRow).where(ContactRow.workspace == workspace)
+        return await self.store.keyset(query, ContactRow, None, limit, cursor)

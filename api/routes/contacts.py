@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 CONCURRENCY = 16
 
 
-async def _apply(
+async def apply(
     action: Action, body: ContactsInSequence, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> ContactsAnswer:
     if await Sequences(store).get(caller.workspace, body.sequence_id) is None:
@@ -74,11 +74,11 @@ async def _apply(
 async def pause(
     body: ContactsInSequence, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> ContactsAnswer:
-    return await _apply(Action.PAUSE, body, caller, client, store)
+    return await apply(Action.PAUSE, body, caller, client, store)
 
 
 @router.post("/unpause", response_model=ContactsAnswer)
 async def unpause(
     body: ContactsInSequence, caller: CallerDep, client: ClientDep, store: StoreDep
 ) -> ContactsAnswer:
-    return await _apply(Action.RESUME, body, caller, client, store)
+    return await apply(Action.RESUME, body, caller, client, store)

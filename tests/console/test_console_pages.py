@@ -25,3 +25,31 @@ async def test_the_errors_view_lists_recipients_in_error_with_cause_and_fix(api:
     other = await console.get(f"/sequences/{sequence['id']}/errors?cause=template_invalid")
     assert "No recipient is in error." in other.text
     await console.aclose()
+
+
+async def test_pausing_contacts_in_one_sequence_touches_only_that_sequence(api: Api) -> None:
+    first = await api.create_sequence(
+        steps=[{"type": "email", "delay": "P1D", "subject": "Hi", "body": "x"}]
+    )
+    second = await api.create_sequence(
+        name="Second", steps=[{"type": "email", "delay": "P1D", "subject": "Hi", "body": "x"}]
+    )
+    ada_first, bob_first = await api.enroll(first["id"], "ada@example.com", "bob@example.com")
+    [ada_second] = await api.enroll(second["id"], "ada@example.com")
+    console, csrf = await signed_in(api, API_KEY)
+    page = await console.get("/contacts")
+    assert "ada@example.com" in page.text and "bob@example.com" in page.text
+    answer = await console.post(
+        "/contacts",
+        data={
+            "csrf": csrf,
+            "action": "pause",
+            "sequence_id": second["id"],
+            "contact_ids": [ada_first["contact_id"], bob_first["contact_id"]],
+        },
+        follow_redirects=True,
+    )
+    assert "Paused 1." in answer.text and "Not touched: 1" in answer.text
+    assert (await api.recipient(second["id"], ada_second["id"]))["status"] == "paused"
+    assert (await api.recipient(first["id"], ada_first["id"]))["status"] == "in_progress"
+    await console.aclose()
