@@ -16,7 +16,6 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowHandle,
-    WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
 from temporalio.service import RPCError, RPCStatusCode
@@ -30,7 +29,7 @@ from api.temporal_errors import (
     UPDATE_DEADLINE,
     is_outage,
     outage,
-    rejection,
+    rejections_as_problems,
     temporal_problems,
     within_deadline,
 )
@@ -133,23 +132,19 @@ async def _update(
     handle: WorkflowHandle[Any, Any], action: Action, payload: ActionRequest
 ) -> RecipientView:
     try:
-        async with within_deadline("the recipient"):
-            # Accepted (validated) quickly, or Temporal is not answering.
-            accepted = await handle.start_update(
-                UPDATES[action], payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED
-            )
-        try:
-            async with asyncio.timeout(UPDATE_DEADLINE):
-                result: RecipientView = await accepted.result()
-                return result
-        except TimeoutError:
-            # Accepted and still working (a manual email being handed over): the state now.
-            return await view(handle)
-    except WorkflowUpdateFailedError as exc:
-        problem = rejection(exc)
-        if problem is None:
-            raise
-        raise problem from None
+        with rejections_as_problems():
+            async with within_deadline("the recipient"):
+                # Accepted (validated) quickly, or Temporal is not answering.
+                accepted = await handle.start_update(
+                    UPDATES[action], payload, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+                )
+            try:
+                async with asyncio.timeout(UPDATE_DEADLINE):
+                    result: RecipientView = await accepted.result()
+                    return result
+            except TimeoutError:
+                # Accepted and still working (a manual email being handed over): the state now.
+                return await view(handle)
     except RPCError as exc:
         if is_outage(exc):
             raise outage("the recipient") from None

@@ -21,7 +21,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Caller
 from api.problems import Problem, not_found
-from api.temporal_errors import DEADLINE, outage, rejection, temporal_problems, within_deadline
+from api.temporal_errors import (
+    DEADLINE,
+    outage,
+    rejections_as_problems,
+    temporal_problems,
+    within_deadline,
+)
 from domain.ids import Prefix
 from domain.models import SequenceDefinition, StepContent
 from domain.statuses import Action, SequenceStatus
@@ -121,10 +127,8 @@ async def change_state(
         # shows what the workflow holds, whatever this request's barrier wrote.
         rejected = isinstance(exc, WorkflowUpdateFailedError)
         await _restore(handle, barrier, row, ask=rejected)
-        problem = rejection(exc) if isinstance(exc, WorkflowUpdateFailedError) else None
-        if problem is None:
+        with rejections_as_problems():
             raise
-        raise problem from None
     # Unless a later change already answered: its own statement shows the store.
     await barrier.show_sequence_change(sequence_id, view.status, view.epoch, view.state_at)
 

@@ -78,8 +78,8 @@ def rejection(exc: WorkflowUpdateFailedError) -> Problem | None:
 
 
 @contextmanager
-def temporal_problems(what: str) -> Iterator[None]:
-    """Inside: a refused update or a workflow that is gone comes out as its problem."""
+def rejections_as_problems() -> Iterator[None]:
+    """Inside: an update its validator refused comes out as its problem (409 or 422)."""
     try:
         yield
     except WorkflowUpdateFailedError as exc:
@@ -87,6 +87,14 @@ def temporal_problems(what: str) -> Iterator[None]:
         if problem is None:
             raise
         raise problem from None
+
+
+@contextmanager
+def temporal_problems(what: str) -> Iterator[None]:
+    """Inside: a refused update or a workflow that is gone comes out as its problem."""
+    try:
+        with rejections_as_problems():
+            yield
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise not_found(what) from None
