@@ -25,9 +25,11 @@ from api.routes import contacts as contact_routes
 from api.routes import senders as sender_routes
 from api.routes.recipient_bulk import bulk_action
 from api.routes.recipients import enroll_recipients
+from api.routes.sequences import bulk_change
 from api.routes.suppressions import suppress_address
 from api.schemas import (
     BulkRecipientAction,
+    BulkSequenceAction,
     ContactsInSequence,
     EnrollRequest,
     SenderCreate,
@@ -301,20 +303,20 @@ async def bulk_sequences(request: Request) -> Response:
     ids = [str(i) for i in form.getlist("ids")]
     if not ids:
         return redirect(request, session, "/sequences", "Select the sequences first.")
-    sequences = Sequences(store)
-    applied, not_eligible = [], []
-    for sid in dict.fromkeys(ids):
-        row = await sequences.get(session.workspace, sid)
-        if row is None:
-            continue
-        if not actions.sequence_allows(action, status_of(row)):
-            not_eligible.append({"name": row.name, "reason": f"it is {row.status}"})
-            continue
-        try:
-            await sequence_calls.change_state(action, sid, caller(session), client, store)
-            applied.append(row.name)
-        except Problem as problem:
-            not_eligible.append({"name": row.name, "reason": problem.detail})
+    try:
+        body = BulkSequenceAction(action=action.value, sequence_ids=ids)  # type: ignore[arg-type]
+        result = await bulk_change(body, caller(session), client, store)
+    except ValidationError as exc:
+        return redirect(request, session, "/sequences", f"Not done: {_first_error(exc)}")
+    names = {
+        row.id: row.name
+        for sid in result.not_eligible
+        if (row := await Sequences(store).get(session.workspace, sid.id)) is not None
+    }
+    applied = result.applied
+    not_eligible = [
+        {"name": names.get(item.id, item.id), "reason": item.reason} for item in result.not_eligible
+    ]
     verb = "Paused" if action is Action.PAUSE else "Resumed"
     told = f"{verb} {len(applied)} of {len(ids)} selected."
     if not_eligible:
@@ -459,13 +461,12 @@ async def _sequence_page(
     total = len(definition.steps)
     shown = []
     for r in found.items:
-        contact = contacts.get(r.contact_id)
-        name = " ".join(filter(None, [contact.first_name, contact.last_name])) if contact else ""
+        name = _row_name(r, contacts)
         allowed, blocked = _row_actions(r, definition, paused)
         shown.append(
             {
                 "id": r.id,
-                "name": name or r.email or r.id,
+                "name": name,
                 "email": r.email,
                 "status": r.status,
                 "status_label": LABELS[RecipientStatus(r.status)],
@@ -496,6 +497,13 @@ async def _sequence_page(
         recipient_statuses=[(s.value, LABELS[s]) for s in RecipientStatus],
         **extra,
     )
+
+
+def _row_name(row: RecipientRow, contacts: dict[str, Any]) -> str:
+    """What a person calls a recipient in a table: the contact's name, else its address."""
+    contact = contacts.get(row.contact_id)
+    name = " ".join(filter(None, [contact.first_name, contact.last_name])) if contact else ""
+    return name or row.email or row.id
 
 
 def _pause_text(row: RecipientRow) -> str | None:
@@ -1041,12 +1049,11 @@ async def errors_page(request: Request, sequence_id: str, cause: str | None = No
     total = len(definition.steps)
     rows = []
     for r in found.items:
-        contact = contacts.get(r.contact_id)
-        name = " ".join(filter(None, [contact.first_name, contact.last_name])) if contact else ""
+        name = _row_name(r, contacts)
         rows.append(
             {
                 "id": r.id,
-                "name": name or r.email or r.id,
+                "name": name,
                 "email": r.email,
                 "step": f"{min(r.current_step + 1, total)}/{total}",
                 "cause": r.error_cause,

@@ -462,3 +462,22 @@ def served_stack(env: WorkflowEnvironment, tmp: Path) -> Iterator[tuple[str, Smt
         server.should_exit = True
         thread.join(timeout=30)
         controller.stop()
+
+
+def api_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves as API, not the console's pages, and
+    not the HEAD the framework answers beside each GET."""
+    import fastapi.routing
+
+    # FastAPI ≥ 0.16x keeps included routers nested; iter_route_contexts flattens them.
+    flatten: Any = getattr(fastapi.routing, "iter_route_contexts", None)
+    found: set[tuple[str, str]] = set()
+    for route in list(flatten(app.routes)) if flatten else list(app.routes):
+        path: str | None = getattr(route, "path", None)
+        methods: set[str] | None = getattr(route, "methods", None)
+        if not path or not methods:
+            continue
+        if not getattr(route, "include_in_schema", True) and not path.startswith("/v1/"):
+            continue  # a console page: cookie sessions, tested under tests/console
+        found |= {(m, path) for m in methods if not (m == "HEAD" and "GET" in methods)}
+    return found

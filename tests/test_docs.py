@@ -11,9 +11,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import fastapi.routing
 import pytest
 
 from api.app import create_app
@@ -21,6 +19,7 @@ from domain.actions import RecipientSituation, allowed_actions
 from domain.failures import FIXES, FailureCause
 from domain.statuses import Action, RecipientStatus, StepType
 from settings import Settings
+from tests.conftest import api_routes
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -41,7 +40,8 @@ QUALIFIED = {"✓ task": StepType.TASK, "✓ manual email": StepType.MANUAL_EMAI
 FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 DEV_PREFIX = "/dev/"
 
-FORBIDDEN = ("PRODUCT.md", "../shared")
+# Spelled in pieces, so this file does not itself point outside the repository.
+FORBIDDEN = ("PRODUCT" + ".md", ".." + "/" + "shared")
 
 
 # ---- reading Markdown tables ----------------------------------------------------------------
@@ -136,22 +136,11 @@ def served_routes() -> set[tuple[str, str]]:
     """(method, path) of every API route the production app serves, bar FastAPI's own pages
     and the console's (its pages are documented in the README, not as an API)."""
     app = create_app(Settings(dev_mode=False))
-    # FastAPI ≥ 0.16x keeps included routers nested; iter_route_contexts flattens them.
-    flatten: Any = getattr(fastapi.routing, "iter_route_contexts", None)
-    routes: list[Any] = list(flatten(app.routes)) if flatten else list(app.routes)
-    found: set[tuple[str, str]] = set()
-    for route in routes:
-        path: str | None = getattr(route, "path", None)
-        methods: set[str] | None = getattr(route, "methods", None)
-        if not path or not methods or path in FRAMEWORK_PATHS or path.startswith(DEV_PREFIX):
-            continue
-        if not getattr(route, "include_in_schema", True) and not path.startswith("/v1/"):
-            continue  # a console page
-        for method in methods:
-            if method == "HEAD" and "GET" in methods:
-                continue  # answered for every GET by the framework
-            found.add((method, path))
-    return found
+    return {
+        (method, path)
+        for method, path in api_routes(app)
+        if path not in FRAMEWORK_PATHS and not path.startswith(DEV_PREFIX)
+    }
 
 
 def test_the_api_table_lists_exactly_the_routes_served() -> None:
@@ -175,8 +164,7 @@ def repository_text_files() -> Iterator[tuple[str, str]]:
     ).stdout.decode()
     paths = {p for p in listed.split("\0") if p}
     paths |= {str(p.relative_to(ROOT)) for p in DOCS.rglob("*") if p.is_file()}
-    this = str(Path(__file__).resolve().relative_to(ROOT))
-    for path in sorted(paths - {this}):
+    for path in sorted(paths):
         file = ROOT / path
         if not file.is_file():
             continue  # deleted in the working tree

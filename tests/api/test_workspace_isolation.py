@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import fastapi.routing
 import httpx
 
 from api.app import create_app
 from settings import Settings
-from tests.conftest import OTHER_KEY, Api, assert_eventually
+from tests.conftest import OTHER_KEY, Api, api_routes, assert_eventually
 
 B = {"Authorization": f"Bearer {OTHER_KEY}"}
 
@@ -47,18 +46,11 @@ MIN_PROBES = 25
 def served_routes() -> list[tuple[str, str]]:
     """(method, path template) of every route of the app with an API key, in a stable order."""
     app = create_app(Settings(api_keys="k:w", dev_mode=False))
-    # FastAPI ≥ 0.16x keeps included routers nested; iter_route_contexts flattens them.
-    flatten: Any = getattr(fastapi.routing, "iter_route_contexts", None)
-    routes: list[Any] = list(flatten(app.routes)) if flatten else list(app.routes)
-    found: set[tuple[str, str]] = set()
-    for route in routes:
-        path: str | None = getattr(route, "path", None)
-        methods: set[str] | None = getattr(route, "methods", None)
-        if not path or not methods or path in SKIPPED_PATHS or path.startswith(SKIPPED_PREFIXES):
-            continue
-        if not getattr(route, "include_in_schema", True) and not path.startswith("/v1/"):
-            continue  # a console page: cookie sessions, tests/console/test_console_isolation.py
-        found.update((m, path) for m in methods if not (m == "HEAD" and "GET" in methods))
+    found = {
+        (method, path)
+        for method, path in api_routes(app)
+        if path not in SKIPPED_PATHS and not path.startswith(SKIPPED_PREFIXES)
+    }
     # Reads first, deletions last: a leaking delete must not hide what a later probe would show.
     order = {"GET": 0, "POST": 1, "PUT": 1, "PATCH": 1, "DELETE": 2}
     return sorted(found, key=lambda mp: (order.get(mp[0], 1), mp[1], mp[0]))

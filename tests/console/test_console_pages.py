@@ -53,3 +53,19 @@ async def test_pausing_contacts_in_one_sequence_touches_only_that_sequence(api: 
     assert (await api.recipient(second["id"], ada_second["id"]))["status"] == "paused"
     assert (await api.recipient(first["id"], ada_first["id"]))["status"] == "in_progress"
     await console.aclose()
+
+
+async def test_bulk_pause_of_sequences_says_which_were_not_eligible(api: Api) -> None:
+    first = await api.create_sequence(name="First")
+    second = await api.create_sequence(name="Second")
+    assert (await api.http.post(f"/v1/sequences/{second['id']}/pause")).status_code == 200
+    console, csrf = await signed_in(api, API_KEY)
+    answer = await console.post(
+        "/sequences/bulk",
+        data={"csrf": csrf, "action": "pause", "ids": [first["id"], second["id"]]},
+        follow_redirects=True,
+    )
+    assert "Paused 1 of 2 selected." in answer.text
+    assert "Not eligible: Second — pause not possible when paused" in answer.text
+    assert (await api.http.get(f"/v1/sequences/{first['id']}")).json()["status"] == "paused"
+    await console.aclose()
