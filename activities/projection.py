@@ -24,6 +24,8 @@ def projected(p: RecipientProjection) -> Projected:
         current_step=p.current_step,
         next_step_at=p.next_step_at,
         pause_source=p.pause_source,
+        pause_reason=p.pause_reason,
+        pause_until=p.pause_until,
         error_cause=p.error_cause,
         final_view=p.final_view,
     )

@@ -98,6 +98,8 @@ def recipient_row_out(
         current_step=row.current_step,
         next_step_at=row.next_step_at,
         pause_source=row.pause_source,
+        pause_reason=row.pause_reason,
+        pause_until=row.pause_until,
         allowed_actions=[a.value for a in actions.allowed_actions(situation)],
     )
 

@@ -239,6 +239,8 @@ class RecipientRowOut(BaseModel):
     current_step: int
     next_step_at: Aware | None
     pause_source: str | None
+    pause_reason: str | None = None
+    pause_until: Aware | None = None
     allowed_actions: list[str]
 
 
@@ -376,9 +378,23 @@ class ContentPanel(BaseModel):
     steps: list[StepContentOut]
 
 
+MAX_MATCHING = 10_000  # recipients one bulk call by filter may act on
+
+
+class RecipientFilterIn(Strict):
+    """Which recipients a bulk action means, instead of naming them (all given fields apply)."""
+
+    status: RecipientStatus | None = None
+    pause_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    hold_source: HoldSource | None = None
+    step: Annotated[int, Field(ge=0, le=999)] | None = None  # as `current_step`
+    search: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
 class BulkRecipientAction(Strict):
     action: Literal["pause", "resume", "skip", "stop", "delete", "edit_content"]
-    recipient_ids: list[str] = Field(min_length=1, max_length=1_000)
+    recipient_ids: list[str] | None = Field(default=None, min_length=1, max_length=1_000)
+    filter: RecipientFilterIn | None = None
     confirmation_token: str | None = None
     # edit_content only: which step, and the new content
     step: int | None = None
@@ -392,6 +408,8 @@ class BulkRecipientAction(Strict):
     def _edit_needs_content(self) -> BulkRecipientAction:
         if self.action == "edit_content" and (self.step is None or self.content is None):
             raise ValueError("edit_content needs step and content")
+        if (self.recipient_ids is None) == (self.filter is None):
+            raise ValueError("give either recipient_ids or filter, not both or neither")
         return self
 
 
@@ -403,6 +421,7 @@ class BulkItem(BaseModel):
 
 class BulkRecipientResult(BaseModel):
     action: str
+    matched: int | None = None  # with a filter: how many recipients it matched
     applied: list[BulkItem] = []
     not_eligible: list[BulkItem] = []
     failed: list[BulkItem] = []

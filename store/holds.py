@@ -177,6 +177,11 @@ def _release_held_by_sequence(sequence_id: str) -> Any:
             RecipientRow.status == RecipientStatus.PAUSED.value,
             RecipientRow.pause_source == HoldSource.SEQUENCE.value,
         )
-        .values(status=RecipientStatus.IN_PROGRESS.value, pause_source=None)
+        .values(
+            status=RecipientStatus.IN_PROGRESS.value,
+            pause_source=None,
+            pause_reason=None,
+            pause_until=None,
+        )
         .execution_options(synchronize_session=False)  # as in _hold_running
     )

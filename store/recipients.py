@@ -9,7 +9,7 @@ workflow's local activity writes one; the sequence fan-out writes a page in one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,55 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class RecipientFilter:
+    """Which recipients of a sequence a list or a bulk action means (None: any)."""
+
+    status: RecipientStatus | None = None
+    search: str | None = None  # part of the email address or of the contact's name
+    error_cause: str | None = None
+    pause_reason: str | None = None
+    hold_source: HoldSource | None = None
+    step: int | None = None  # the current step's index, as `current_step`
+
+    def also(
+        self, status: RecipientStatus | None, search: str | None, error_cause: str | None
+    ) -> RecipientFilter:
+        return replace(
+            self,
+            status=status or self.status,
+            search=search or self.search,
+            error_cause=error_cause or self.error_cause,
+        )
+
+
+def _matching(workspace: str, sequence_id: str, where: RecipientFilter) -> Any:
+    query = select(RecipientRow).where(
+        RecipientRow.workspace == workspace, RecipientRow.sequence_id == sequence_id
+    )
+    if where.status:
+        query = query.where(RecipientRow.status == where.status.value)
+    if where.error_cause:
+        query = query.where(RecipientRow.error_cause == where.error_cause)
+    if where.pause_reason:
+        query = query.where(RecipientRow.pause_reason == where.pause_reason)
+    if where.hold_source:
+        query = query.where(RecipientRow.pause_source == where.hold_source.value)
+    if where.step is not None:
+        query = query.where(RecipientRow.current_step == where.step)
+    if where.search:
+        like = f"%{where.search.strip().lower()}%"
+        query = query.join(ContactRow, ContactRow.id == RecipientRow.contact_id).where(
+            or_(
+                RecipientRow.email.like(like),
+                func.lower(ContactRow.first_name).like(like),
+                func.lower(ContactRow.last_name).like(like),
+                func.lower(ContactRow.first_name + " " + ContactRow.last_name).like(like),
+            )
+        )
+    return query
+
+
+@dataclass(frozen=True)
 class Projected:
     """One workflow's state for the recipients list."""
 
@@ -58,6 +107,8 @@ class Projected:
     next_step_at: datetime | None
     pause_source: HoldSource | None
     error_cause: str | None = None
+    pause_reason: str | None = None
+    pause_until: datetime | None = None
     final_view: dict[str, Any] | None = None  # once, when the workflow ends
 
 
@@ -72,6 +123,8 @@ def _projection_statement() -> Any:
             current_step=bindparam("p_step"),
             next_step_at=bindparam("p_next"),
             pause_source=bindparam("p_source"),
+            pause_reason=bindparam("p_reason"),
+            pause_until=bindparam("p_until"),
             error_cause=bindparam("p_error"),
             version=bindparam("p_version"),
             hold=hold_after(table.c.hold, bindparam("p_lift", type_=Boolean)),
@@ -178,6 +231,8 @@ class Recipients:
                 "p_step": p.current_step,
                 "p_next": p.next_step_at,
                 "p_source": p.pause_source.value if p.pause_source else None,
+                "p_reason": p.pause_reason,
+                "p_until": p.pause_until,
                 "p_error": p.error_cause,
                 "p_final": p.final_view,
                 "p_lift": lifts_hold(p.status),
@@ -230,26 +285,29 @@ class Recipients:
         cursor: str | None,
         search: str | None = None,
         error_cause: str | None = None,
+        where: RecipientFilter | None = None,
     ) -> Page:
         """`search`: part of the email address or of the contact's name."""
-        query = select(RecipientRow).where(
-            RecipientRow.workspace == workspace, RecipientRow.sequence_id == sequence_id
-        )
-        if error_cause:
-            query = query.where(RecipientRow.error_cause == error_cause)
-        if search:
-            like = f"%{search.strip().lower()}%"
-            query = query.join(ContactRow, ContactRow.id == RecipientRow.contact_id).where(
-                or_(
-                    RecipientRow.email.like(like),
-                    func.lower(ContactRow.first_name).like(like),
-                    func.lower(ContactRow.last_name).like(like),
-                    func.lower(ContactRow.first_name + " " + ContactRow.last_name).like(like),
-                )
-            )
+        where = (where or RecipientFilter()).also(status, search, error_cause)
+        query = _matching(workspace, sequence_id, replace(where, status=None))
         return await self.store.keyset(
-            query, RecipientRow, status.value if status else None, limit, cursor
+            query, RecipientRow, where.status.value if where.status else None, limit, cursor
         )
+
+    async def matching(
+        self, workspace: str, sequence_id: str, where: RecipientFilter, limit: int
+    ) -> list[RecipientRow]:
+        """Every recipient the filter matches, in id order, at most `limit` of them."""
+        query = _matching(workspace, sequence_id, where).order_by(RecipientRow.id).limit(limit)
+        async with self.store.sessions() as session:
+            return list(await session.scalars(query))
+
+    async def count(self, workspace: str, sequence_id: str, where: RecipientFilter) -> int:
+        query = select(func.count()).select_from(
+            _matching(workspace, sequence_id, where).subquery()
+        )
+        async with self.store.sessions() as session:
+            return int(await session.scalar(query) or 0)
 
     async def contacts_of(self, rows: Sequence[RecipientRow]) -> dict[str, ContactRow]:
         ids = list({row.contact_id for row in rows})

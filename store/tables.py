@@ -75,6 +75,9 @@ class RecipientRow(Base):
     current_step: Mapped[int] = mapped_column(Integer, default=0)
     next_step_at: Mapped[datetime | None]
     pause_source: Mapped[str | None] = mapped_column(String(20))
+    # What the recipients table shows of the pause (the recipient's view has all of it).
+    pause_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    pause_until: Mapped[datetime | None] = mapped_column(default=None)
     error_cause: Mapped[str | None] = mapped_column(String(40), default=None)
     # The workflow's state version this row reflects; older projections are ignored.
     version: Mapped[int] = mapped_column(Integer, default=-1)

@@ -168,6 +168,8 @@ class RecipientProjection(BaseModel):
     version: int
     error_cause: str | None = None
     final_view: dict[str, Any] | None = None  # set once, when the workflow ends
+    pause_reason: str | None = None
+    pause_until: datetime | None = None
 
 
 # ---- sequence -------------------------------------------------------------------------------

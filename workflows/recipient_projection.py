@@ -151,6 +151,8 @@ class RecipientShown:
             current_step=st.current_step,
             next_step_at=next_at,
             pause_source=st.pause.source if st.pause else None,
+            pause_reason=st.pause.reason if st.pause else None,
+            pause_until=st.pause.until if st.pause else None,
             version=version,
             error_cause=st.error.cause if st.error else None,
             final_view=self.view().model_dump(mode="json") if self.final else None,

@@ -1,6 +1,7 @@
-"""Bulk recipient actions (docs/statuses-and-actions.md): pause/resume need every selected
-recipient eligible; skip, stop, delete and edit content act on the eligible ones and report the
-rest; stop and delete are irreversible, so the first call previews and returns a token."""
+"""Bulk recipient actions (docs/statuses-and-actions.md), on named recipients or on all that a
+filter matches: pause/resume need every selected recipient eligible; skip, stop, delete and edit
+content act on the eligible ones and report the rest; stop and delete are irreversible, so the
+first call previews and returns a token."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from api import confirmation
 from api import recipient_calls as calls
 from api.convert import situation_of
 from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
-from api.problems import Problem, not_found
-from api.schemas import BulkItem, BulkRecipientAction, BulkRecipientResult
+from api.problems import Problem, invalid, not_found
+from api.schemas import (
+    MAX_MATCHING,
+    BulkItem,
+    BulkRecipientAction,
+    BulkRecipientResult,
+    RecipientFilterIn,
+)
 from api.template_checks import refuse_unrenderable, step_fields
 from domain import actions
 from domain.models import StepContent
 from domain.statuses import Action, SequenceStatus
-from store.recipients import Recipients
+from store.recipients import RecipientFilter, Recipients
 from store.sequences import Sequences, definition_of, status_of
 from workflows.models import ActionRequest, EditContentRequest, PauseRequest
 
@@ -49,9 +56,26 @@ async def bulk_action(
     if body.content is not None:
         fields = step_fields("content.", body.content.model_dump())
         await refuse_unrenderable(renderer, fields, caller.workspace)
-    ids = list(dict.fromkeys(body.recipient_ids))
-    rows = {row.id: row for row in await recipients.get_many(caller.workspace, sequence_id, ids)}
     result = BulkRecipientResult(action=action.value)
+    if body.filter is not None:
+        found = await recipients.matching(
+            caller.workspace, sequence_id, _where(body.filter), MAX_MATCHING + 1
+        )
+        if len(found) > MAX_MATCHING:
+            too_many = (
+                f"matches more than {MAX_MATCHING:,} recipients; "
+                "narrow it (status, pause_reason, hold_source, step, search)"
+            )
+            raise invalid([{"loc": ("body", "filter"), "msg": too_many}])
+        ids = [row.id for row in found]
+        rows = {row.id: row for row in found}
+        result.matched = len(ids)
+    else:
+        assert body.recipient_ids is not None
+        ids = list(dict.fromkeys(body.recipient_ids))
+        rows = {
+            row.id: row for row in await recipients.get_many(caller.workspace, sequence_id, ids)
+        }
     eligible: list[str] = []
     for rid in ids:
         row = rows.get(rid)
@@ -95,7 +119,9 @@ async def bulk_action(
             raise Problem(
                 409,
                 "Confirmation mismatch",
-                "the token is expired or was issued for other recipients; ask for a new one",
+                "the token is expired, or was issued for other recipients than the ones "
+                + ("the filter matches now" if body.filter else "selected")
+                + "; preview again for a new one",
             )
 
     gate = asyncio.Semaphore(CONCURRENCY)
@@ -119,6 +145,10 @@ async def bulk_action(
     result.applied.sort(key=lambda item: order[item.id])
     result.failed.sort(key=lambda item: order[item.id])
     return result
+
+
+def _where(given: RecipientFilterIn) -> RecipientFilter:
+    return RecipientFilter(**given.model_dump())
 
 
 def _preview(result: BulkRecipientResult, eligible: list[str]) -> BulkRecipientResult:

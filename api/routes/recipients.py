@@ -33,9 +33,9 @@ from api.sequence_calls import sequence_row
 from api.template_checks import refuse_unrenderable, step_fields
 from api.temporal_errors import DEADLINE, is_outage, outage
 from domain.models import Contact, StepContent
-from domain.statuses import Action, RecipientStatus, SequenceStatus
+from domain.statuses import Action, HoldSource, RecipientStatus, SequenceStatus
 from store.accounts import Accounts
-from store.recipients import Enrolled, NewContact, Recipients, Rejected
+from store.recipients import Enrolled, NewContact, RecipientFilter, Recipients, Rejected
 from store.sequences import definition_of, status_of
 from store.tables import RecipientRow
 from workflows.launch import start_recipient
@@ -205,14 +205,22 @@ async def list_recipients(
     caller: CallerDep,
     store: StoreDep,
     status: RecipientStatus | None = None,
+    pause_reason: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    hold_source: HoldSource | None = None,
+    step: Annotated[int | None, Query(ge=0, le=999)] = None,
+    search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
 ) -> RecipientPage:
+    """The filters are the ones a bulk action's `filter` takes, so a page shows what it means."""
     sequence = await sequence_row(store, caller, sequence_id)
     definition = definition_of(sequence)
+    where = RecipientFilter(
+        pause_reason=pause_reason, hold_source=hold_source, step=step, search=search
+    )
     try:
         page = await Recipients(store).page(
-            caller.workspace, sequence_id, status=status, limit=limit, cursor=cursor
+            caller.workspace, sequence_id, status=status, limit=limit, cursor=cursor, where=where
         )
     except ValueError as exc:
         raise Problem(422, "Invalid request", f"cursor: {exc}") from None

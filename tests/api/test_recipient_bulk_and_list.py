@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from api.routes import recipient_bulk
 from tests.conftest import Api, assert_eventually
 
 
@@ -100,3 +103,75 @@ async def test_bulk_delete_removes_them_and_reports_strangers(api: Api) -> None:
     ]
     for rid in ids:
         assert (await api.http.get(f"{base}/{rid}")).status_code == 404
+
+
+async def test_a_filter_chooses_the_recipients_of_a_list_and_of_a_bulk_action(api: Api) -> None:
+    """ "Resume everyone paused for out_of_office": the filter the list shows is the one the
+    bulk action acts on; the others stay as they are."""
+    sid, ids = await in_progress(api, 4)
+    base = f"/v1/sequences/{sid}/recipients"
+    for rid, reason in ((ids[0], "out_of_office"), (ids[1], "holiday")):
+        paused = await api.http.post(f"{base}/{rid}/pause", json={"reason": reason})
+        assert paused.status_code == 200, paused.text
+
+    listed = (await api.http.get(f"{base}?pause_reason=out_of_office")).json()["items"]
+    assert [(r["id"], r["pause_reason"], r["pause_source"]) for r in listed] == [
+        (ids[0], "out_of_office", "recipient")
+    ]
+    searched = (await api.http.get(f"{base}?search=P2&status=in_progress")).json()["items"]
+    assert [r["id"] for r in searched] == [ids[2]]
+
+    resumed = await api.http.post(
+        f"{base}/bulk",
+        json={"action": "resume", "filter": {"status": "paused", "pause_reason": "out_of_office"}},
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["matched"] == 1
+    assert [(i["id"], i["status"]) for i in resumed.json()["applied"]] == [(ids[0], "in_progress")]
+    assert (await api.recipient(sid, ids[1]))["status"] == "paused"  # another reason: untouched
+
+    everyone = await api.http.post(
+        f"{base}/bulk", json={"action": "pause", "filter": {"status": "in_progress"}}
+    )
+    assert everyone.json()["matched"] == 3
+    assert {i["status"] for i in everyone.json()["applied"]} == {"paused"}
+
+
+async def test_a_filtered_stop_confirms_only_the_set_it_previewed(api: Api) -> None:
+    sid, ids = await in_progress(api, 2)
+    base = f"/v1/sequences/{sid}/recipients"
+    request = {"action": "stop", "filter": {"status": "in_progress"}}
+    preview = (await api.http.post(f"{base}/bulk", json=request)).json()
+    assert preview["matched"] == 2 and preview["confirmation_required"]
+
+    await api.enroll(sid, "late@example.com")  # the filter now matches a third one
+
+    async def three_waiting() -> None:
+        rows = (await api.http.get(f"{base}?status=in_progress&step=1")).json()["items"]
+        assert len(rows) == 3
+
+    await assert_eventually(three_waiting)
+    token = preview["confirmation_token"]
+    refused = await api.http.post(f"{base}/bulk", json={**request, "confirmation_token": token})
+    assert refused.status_code == 409
+    assert "the filter matches now" in refused.json()["detail"]
+    assert (await api.recipient(sid, ids[0]))["status"] == "in_progress"
+
+
+async def test_a_bulk_call_names_recipients_or_a_filter_and_a_filter_has_a_ceiling(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid, ids = await in_progress(api, 3)
+    base = f"/v1/sequences/{sid}/recipients/bulk"
+    both = {"action": "pause", "recipient_ids": ids, "filter": {"status": "in_progress"}}
+    for body in (both, {"action": "pause"}):
+        refused = await api.http.post(base, json=body)
+        assert refused.status_code == 422
+        assert "either recipient_ids or filter" in refused.json()["detail"]
+
+    monkeypatch.setattr(recipient_bulk, "MAX_MATCHING", 2)
+    too_many = await api.http.post(base, json={"action": "pause", "filter": {}})
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "filter"
+    assert "more than 2 recipients" in too_many.json()["detail"]
+    assert (await api.recipient(sid, ids[0]))["status"] == "in_progress"
