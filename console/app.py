@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from console.routes import NotHere, SignInFirst, page, router
+from console.pages import router
 from console.session import COOKIE, decode
+from console.web import NotHere, SignInFirst, page
 
 STATIC = Path(__file__).parent / "static"
 

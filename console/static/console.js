@@ -39,7 +39,9 @@
     }
     const rec = document.getElementById("bulk-recipients");
     if (rec) {
-      const statuses = [...rec.querySelectorAll("input[name=ids]:checked")].map((b) => b.closest("tr").dataset.status);
+      // "Select all N matching" means rows this page does not show: the server checks them.
+      const every = rec.querySelector("input[name=all_matching]:checked");
+      const statuses = every ? [] : [...rec.querySelectorAll("input[name=ids]:checked")].map((b) => b.closest("tr").dataset.status);
       const rule = (button, ok, why) => {
         if (!button) return;
         button.disabled = statuses.length > 0 && !ok;
@@ -79,7 +81,14 @@
   });
 
   document.addEventListener("change", (event) => {
-    if (event.target.matches("input[name=ids]")) updateBars();
+    const box = event.target;
+    if (box.matches("[data-select-page]")) {
+      box.closest("form").querySelectorAll("input[name=ids]").forEach((b) => { b.checked = box.checked; });
+    }
+    if (box.matches("input[name=all_matching]") && box.checked) {
+      box.closest("form").querySelectorAll("input[name=ids], [data-select-page]").forEach((b) => { b.checked = true; });
+    }
+    if (box.matches("input[name=ids], [data-select-page], input[name=all_matching]")) updateBars();
   });
   document.addEventListener("DOMContentLoaded", () => {
     updateBars();

@@ -41,9 +41,9 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def shot(page: Page, name: str) -> None:
+async def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 async def sign_in(page: Page, base: str) -> None:
@@ -197,4 +197,91 @@ async def test_a_recruiter_walks_through_the_articles(
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert len(smtp.messages) == 3  # nothing else was sent
+    await page.close()
+
+
+async def test_bulk_by_filter_edit_content_and_a_phone(
+    stack: tuple[str, SmtpSink], browser: Browser
+) -> None:
+    """More recipients than a page: "select all N matching" acts on the ones the filter
+    matches, not only the 50 shown; Bulk Edit Content changes a future step; the pause reason
+    and until show in the table; every page fits a phone's width."""
+    base, smtp = stack
+    sent_before = len(smtp.messages)
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    await sign_in(page, base)
+    await page.get_by_role("link", name="New sequence").click()
+    await page.get_by_label("Name").fill("Sixty designers")
+    await page.locator("#steps-0-type").select_option("email")
+    await page.locator("#steps-0-delay").fill("P2D")
+    await page.locator("#steps-0-subject").fill("Hello {{ first_name }}")
+    await page.locator("#steps-0-body").fill("Open to a chat?")
+    await page.get_by_role("button", name="Create sequence").click()
+    people = "\n".join(f"d{i:02}@example.com,Designer,No{i:02}" for i in range(60))
+    await page.get_by_label(re.compile("Email addresses")).fill(
+        "email,first_name,last_name\n" + people
+    )
+    await page.get_by_role("button", name="Enroll").click()
+    await expect(page.get_by_role("status")).to_contain_text("Enrolled 60.")
+    sequence_url = page.url
+    rows = page.get_by_role("row")
+    await expect(rows.filter(has_text="Designer No00")).to_contain_text("In Progress")
+
+    # Bulk Edit Content on all 60 (only 50 are on the page).
+    await page.get_by_label("Select all 60 matching").check()
+    await page.get_by_text("Bulk Edit Content").click()
+    await page.get_by_label("Step", exact=True).select_option(label="Step 1 (email)")
+    await page.get_by_label("Subject (or task title)").fill("A better subject")
+    await page.get_by_role("button", name="Save for selected").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        "60 applied, 0 not eligible, 0 failed."
+    )
+
+    # Pause one from its row with a reason and a date: the table shows both.
+    no07 = rows.filter(has_text="Designer No07")
+    await no07.get_by_label("Actions for Designer No07").click()
+    await no07.get_by_role("menuitem", name="Pause Recipient").click()
+    await page.get_by_label("Reason (optional)").fill("on_leave")
+    await page.get_by_label("Resume on (optional)").fill("2030-01-15T09:00")
+    await page.get_by_role("button", name="Pause", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("now Paused")
+
+    # The 59 still In Progress, paused in one go by the filter.
+    await page.goto(sequence_url)
+    await page.get_by_label("Status").select_option(label="In Progress")
+    await page.get_by_role("button", name="Filter").click()
+    await page.get_by_label("Select all 59 matching").check()
+    await page.get_by_role("button", name="Pause Selected").click()
+    await expect(page.get_by_role("status")).to_contain_text(
+        "59 applied, 0 not eligible, 0 failed."
+    )
+    await page.goto(sequence_url)
+    row = page.get_by_role("row").filter(has_text="Designer No07")
+    await expect(row).to_contain_text("on leave")
+    await expect(row).to_contain_text("until 2030-01-15 09:00 UTC")
+    await expect(page.get_by_role("row").filter(has_text="Designer No49")).to_contain_text("Paused")
+    await shot(page, "recipients-paused-by-filter")
+
+    # The edit reached a recipient the page did not show.
+    await page.goto(sequence_url + "?q=No55")
+    await page.get_by_role("link", name="Designer No55").click()
+    await expect(page.get_by_role("cell", name="A better subject")).to_be_visible()
+
+    # A phone: no page is wider than the screen.
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await sign_in(phone, base)
+    paths = ["/sequences", sequence_url.removeprefix(base), page.url.removeprefix(base)]
+    paths += ["/sequences/new", "/senders", "/suppressions", "/contacts"]
+    too_wide = {}
+    for path in paths:
+        await phone.goto(base + path)
+        wide = await phone.evaluate("document.documentElement.scrollWidth")
+        if wide > 390:
+            too_wide[path] = wide
+            await shot(phone, "too-wide-" + path.strip("/").replace("/", "-"))
+    assert not too_wide, f"wider than a 390px screen: {too_wide}"
+    await phone.goto(sequence_url + "?status=paused")
+    await shot(phone, "recipients-phone", full_page=False)
+    assert len(smtp.messages) == sent_before  # the first step is two days away
+    await phone.close()
     await page.close()
