@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     outbox_dir: Path = DATA_DIR / "outbox"
 
+    # Outbound webhooks: a failed delivery is tried again after webhook_first_retry, then
+    # twice as long each time up to webhook_max_retry, for webhook_give_up_after; then its
+    # endpoint is disabled. The worker looks for new deliveries every webhook_poll.
+    webhook_first_retry: timedelta = timedelta(seconds=5)
+    webhook_max_retry: timedelta = timedelta(hours=1)
+    webhook_give_up_after: timedelta = timedelta(days=3)
+    webhook_poll: timedelta = timedelta(seconds=0.5)
+
     # Worker tuning: how many recipient workflows stay cached (memory vs. replay cost). A cached
     # recipient that has sent a step holds ~120 KB (most of it in the SDK's Rust core), so
     # 6,000 keep a worker under 1 GiB; scale workers out for more.

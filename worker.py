@@ -21,18 +21,21 @@ from activities.dispatch import StepDispatcher, UnsubscribeLinks
 from activities.fanout import SequenceFanOut
 from activities.projection import StoreProjector
 from activities.rendering import shared_pool
+from activities.webhooks import WebhookSender
 from domain.statuses import StepType
 from settings import Settings, get_settings
 from store.db import Store
 from store.ledger import Ledger
 from store.migrate import upgrade_to_head
+from store.webhooks import Webhooks
 from workflows.client import connect_client
 from workflows.recipient import RecipientWorkflow
 from workflows.sequence import SequenceWorkflow
+from workflows.webhooks import WebhookEndpointWorkflow
 
 log = logging.getLogger("seqflow.worker")
 
-WORKFLOWS = [RecipientWorkflow, SequenceWorkflow]
+WORKFLOWS = [RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow]
 
 # Pure libraries the workflows use (templates for content previews, pydantic models) are
 # passed through the sandbox whole: they are deterministic and re-importing them per run is slow.
@@ -76,10 +79,14 @@ def build_worker(
     max_cached_workflows: int = 2000,
     unsubscribe: UnsubscribeLinks | None = None,
     sandboxed: bool = True,
+    dev_mode: bool = False,
+    webhook_poll: timedelta = timedelta(seconds=0.5),
 ) -> Worker:
     dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)
     projector = StoreProjector(store)
     fan_out = SequenceFanOut(client, store)
+    # dev_mode: webhooks may go to http://127.0.0.1 (a receiver on this machine).
+    webhooks = WebhookSender(Webhooks(store), dev_mode=dev_mode, poll=webhook_poll)
     return Worker(
         client,
         task_queue=task_queue,
@@ -90,6 +97,10 @@ def build_worker(
             projector.project_recipient,
             projector.read_sequence_state,
             fan_out.fan_out_sequence_state,
+            webhooks.webhook_pending,
+            webhooks.webhook_deliver,
+            webhooks.webhook_deliver_batch,
+            webhooks.webhook_give_up,
         ],
         max_cached_workflows=max_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -111,6 +122,8 @@ async def main() -> None:
         max_cached_workflows=settings.max_cached_workflows,
         unsubscribe=UnsubscribeLinks(settings.public_url, settings.token_secret_bytes()),
         sandboxed=settings.workflow_sandbox,
+        dev_mode=settings.dev_mode,
+        webhook_poll=settings.webhook_poll,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

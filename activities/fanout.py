@@ -20,6 +20,7 @@ for its result): the worker's CPU is what bounds a large fan-out on a small mach
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -27,10 +28,12 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projection import projected
+from domain.outbound import EventType, OutboundEvent
 from domain.statuses import SequenceStatus
 from store.db import Store
 from store.holds import PauseBarrier
 from store.recipients import Recipients
+from store.webhooks import Webhooks
 from workflows import contract
 from workflows.contract import recipient_workflow_id
 from workflows.models import FanOutRequest, RecipientProjection
@@ -60,6 +63,7 @@ class SequenceFanOut:
             await PauseBarrier(self.store).follow_sequence(
                 request.sequence_id, status, change.epoch, change.at
             )
+        await self._tell(request)
 
         async def reach(recipient_id: str) -> RecipientProjection | None:
             handle = self.client.get_workflow_handle_for(
@@ -97,6 +101,30 @@ class SequenceFanOut:
             await recipients.project([projected(a) for a in answers if a is not None])
             cursor, reached = page[-1], reached + len(page)
             activity.heartbeat(cursor, reached)
+
+    async def _tell(self, request: FanOutRequest) -> None:
+        """The sequence's change, told to webhooks once (its id is the change's own)."""
+        sid = request.sequence_id
+        data: dict[str, Any] = {"sequence_id": sid}
+        if request.change is not None:
+            change = request.change
+            kind = EventType.SEQUENCE_PAUSED if change.paused else EventType.SEQUENCE_RESUMED
+            if change.paused:
+                data["holds"] = await PauseBarrier(self.store).held_by_sequence_pause(sid)
+            event_id, at = f"evt_{sid}_state_{change.epoch}", change.at
+            data["epoch"] = change.epoch
+        elif request.content is not None:
+            kind, at = EventType.SEQUENCE_CHANGED, datetime.now(UTC)
+            event_id = f"evt_{sid}_content_{request.content.version}"
+            data |= {"change": "content", "step": request.content.step}
+        elif request.sender is not None:
+            kind, at = EventType.SEQUENCE_CHANGED, request.sender.at
+            event_id = f"evt_{sid}_sender_{request.sender.version}"
+            data |= {"change": "sender", "sender_id": request.sender.sender_id}
+        else:
+            return
+        told = OutboundEvent(id=event_id, type=kind, at=at, data=data)
+        await Webhooks(self.store).publish(request.workspace, [told])
 
 
 async def _deliver(

@@ -28,6 +28,8 @@ def projected(p: RecipientProjection) -> Projected:
         pause_until=p.pause_until,
         error_cause=p.error_cause,
         final_view=p.final_view,
+        workspace=p.workspace,
+        events=p.events,
     )
 
 

@@ -21,6 +21,7 @@ from api.routes import (
     sequences,
     suppressions,
     unsubscribe,
+    webhooks,
 )
 from console import app as console
 from settings import Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(contacts.router)
     app.include_router(inbound_endpoints.router)
+    app.include_router(webhooks.router)
     console.install(app)  # last: its routes never shadow the API's
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got

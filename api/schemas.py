@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from domain import timing
+from domain.outbound import EventType
 from domain.statuses import (
     DispatchOutcome,
     HoldSource,
@@ -614,4 +615,80 @@ class InboundEndpointPublic(BaseModel):
 
 class InboundEndpointPage(BaseModel):
     items: list[InboundEndpointPublic]
+    next_cursor: str | None = None
+
+
+# ---- outbound webhooks ----------------------------------------------------------------------
+
+
+def _subscribable(events: list[EventType] | None) -> list[EventType] | None:
+    if events is not None and EventType.PING in events:
+        raise ValueError("ping is sent by POST /v1/webhooks/{id}/test, not subscribed to")
+    return None if events is None else list(dict.fromkeys(events))
+
+
+class WebhookCreate(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2_000)]
+    events: list[EventType] = Field(min_length=1, max_length=len(EventType))
+    description: Annotated[str, Field(max_length=200)] | None = None
+    # Also each recipient's own status_changed when its sequence is paused or resumed.
+    per_recipient_sequence_events: bool = False
+
+    _events = field_validator("events")(_subscribable)
+
+
+class WebhookUpdate(Strict):
+    url: Annotated[str, Field(min_length=1, max_length=2_000)] | None = None
+    events: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EventType))
+    description: Annotated[str, Field(max_length=200)] | None = None
+    per_recipient_sequence_events: bool | None = None
+    enabled: bool | None = None
+
+    _events = field_validator("events")(_subscribable)
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    description: str | None
+    per_recipient_sequence_events: bool
+    enabled: bool
+    disabled_reason: str | None = Field(
+        default=None, description="why deliveries stopped (enable it again with PATCH)"
+    )
+    created_at: Aware
+    secret: str | None = Field(
+        default=None, description="shown when created and when rotated, never again"
+    )
+    previous_secret_signs_until: Aware | None = None
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookPublic]
+
+
+class DeliveryAttemptOut(BaseModel):
+    at: Aware
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    message_id: str = Field(description="the webhook-id header: the same on every attempt")
+    type: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: Aware | None
+    created_at: Aware
+    delivered_at: Aware | None
+    attempt_log: list[DeliveryAttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
     next_cursor: str | None = None

@@ -17,6 +17,8 @@ class Prefix(StrEnum):
     CONTACT = "con"
     SENDER = "snd"
     INBOUND_ENDPOINT = "inb"
+    WEBHOOK = "whk"
+    EVENT = "evt"
 
 
 MESSAGE_ID_DOMAIN = "seqflow"

@@ -111,6 +111,17 @@ class TimelineEntry(BaseModel):
     details: dict[str, Any] = {}
 
 
+class Announced(BaseModel):
+    """How far a recipient's history has been turned into events (carried by continue-as-new)."""
+
+    entries: int  # timeline entries already looked at
+    status: RecipientStatus  # the status the last status_changed announced
+    seq: int = 0  # events numbered so far
+    # Events built for a projection the store did not take (it was down): the next one
+    # carries them first.
+    unwritten: list[dict[str, Any]] = []
+
+
 class RecipientState(BaseModel):
     """Everything a recipient is; continue-as-new carries it whole."""
 
@@ -127,6 +138,9 @@ class RecipientState(BaseModel):
     steps: list[StepRecord]
     content_overrides: dict[int, StepContent] = {}
     timeline: list[TimelineEntry] = []
+    # How far the timeline has been told to webhooks (None: a recipient from before outbound
+    # events, which starts telling from where it is, not from its whole past).
+    announced: Announced | None = None
     # The newest sequence content edit this recipient has seen (StepContentChange.version).
     definition_version: int = 0
     # The newest sequence pause/resume this recipient applied (see SequenceStateChange).

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.failures import FailureCause
 from domain.ids import Prefix
+from domain.outbound import EventType, OutboundEvent
 from domain.statuses import RecipientStatus
 from store.db import Page, Store
 from store.ids import new_id
 from store.sequences import definition_of
 from store.tables import ContactRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
+from store.webhooks import enqueue
 
 
 class Accounts:
@@ -107,10 +111,22 @@ class Accounts:
             return list(await session.scalars(query.order_by(SenderRow.id)))
 
     async def update_sender(self, sender_id: str, **values: object) -> None:
+        """A change of status is told to webhooks (sender.status_changed) in the same
+        transaction."""
         async with self.store.sessions.begin() as session:
+            before = await session.get(SenderRow, sender_id)
             await session.execute(
                 update(SenderRow).where(SenderRow.id == sender_id).values(**values)
             )
+            status = values.get("status")
+            if before is not None and status is not None and status != before.status:
+                told = OutboundEvent(
+                    id=new_id(Prefix.EVENT),
+                    type=EventType.SENDER_STATUS_CHANGED,
+                    at=datetime.now(UTC),
+                    data={"sender_id": sender_id, "from": before.status, "to": status},
+                )
+                await enqueue(session, before.workspace, [told])
 
     async def erred_on_sender(self, workspace: str, sender_id: str) -> list[RecipientRow]:
         """Recipients in error because this sender was disconnected when their step was due."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, false, or_, update
+from sqlalchemy import and_, case, false, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.actions import running_statuses
@@ -112,6 +112,26 @@ class PauseBarrier:
 
     # ---- a sender change ---------------------------------------------------------------------
 
+    async def held_by_sequence_pause(self, sequence_id: str) -> int:
+        """How many recipients a pause of the sequence holds: shown held by it already, or
+        still running (the statement that shows them held may not have landed yet, or a late
+        projection from before the pause may show one running for a moment)."""
+        async with self.store.sessions() as session:
+            row = await session.get(SequenceRow, sequence_id)
+            if row is None:
+                return 0
+            held_or_running = or_(
+                and_(
+                    RecipientRow.status == RecipientStatus.PAUSED.value,
+                    RecipientRow.pause_source == HoldSource.SEQUENCE.value,
+                ),
+                _running(SequenceDefinition.model_validate(row.definition)),
+            )
+            query = select(func.count()).where(
+                RecipientRow.sequence_id == sequence_id, held_or_running
+            )
+            return int(await session.scalar(query) or 0)
+
     async def raise_for_sender(self, sequence_id: str, sender_id: str | None) -> None:
         """From here on the ledger refuses any claim from another sender (SENDER_CHANGED)."""
         async with self.store.sessions.begin() as session:
@@ -145,9 +165,8 @@ def _record_state(sequence_id: str, status: SequenceStatus, epoch: int, at: date
     )
 
 
-def _hold_running(sequence_id: str, definition: SequenceDefinition, source: HoldSource) -> Any:
-    """One statement: the sequence's running recipients (RecipientSituation.running, as SQL)
-    shown paused, from `source`."""
+def _running(definition: SequenceDefinition) -> ColumnElement[bool]:
+    """RecipientSituation.running, as SQL."""
     always, while_steps_left = running_statuses(definition.settings.stop_on_response)
     running: ColumnElement[bool] = RecipientRow.status.in_([s.value for s in always])
     if while_steps_left:
@@ -158,9 +177,14 @@ def _hold_running(sequence_id: str, definition: SequenceDefinition, source: Hold
                 RecipientRow.current_step < len(definition.steps),
             ),
         )
+    return running
+
+
+def _hold_running(sequence_id: str, definition: SequenceDefinition, source: HoldSource) -> Any:
+    """One statement: the sequence's running recipients shown paused, from `source`."""
     return (
         update(RecipientRow)
-        .where(RecipientRow.sequence_id == sequence_id, running)
+        .where(RecipientRow.sequence_id == sequence_id, _running(definition))
         .values(status=RecipientStatus.PAUSED.value, pause_source=source.value)
         # No ORM objects live in these short sessions to keep in step; without this
         # SQLAlchemy adds RETURNING id and reads back every row (10,000 ids: +80 ms).

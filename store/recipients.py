@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Table, bindparam, delete, func, or_, select, update
 
 from domain.ids import Prefix
+from domain.outbound import EventType, OutboundEvent
 from domain.statuses import HoldSource, RecipientStatus
 from store.db import Page, Store
 from store.holds import hold_after, lifts_hold
 from store.ids import new_id
 from store.tables import ContactRow, DeliveryRow, RecipientRow
+from store.webhooks import enqueue
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class Projected:
     pause_reason: str | None = None
     pause_until: datetime | None = None
     final_view: dict[str, Any] | None = None  # once, when the workflow ends
+    workspace: str = ""
+    events: Sequence[OutboundEvent] = ()  # told to webhooks, in the same transaction
 
 
 def _projection_statement() -> Any:
@@ -241,6 +245,9 @@ class Recipients:
         ]
         async with self.store.sessions.begin() as session:
             result = await session.execute(_PROJECT, params)
+            for workspace in {p.workspace for p in projections if p.events}:
+                told = [e for p in projections if p.workspace == workspace for e in p.events]
+                await enqueue(session, workspace, told)
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     # ---- reading -----------------------------------------------------------------------------
@@ -333,8 +340,23 @@ class Recipients:
     # ---- delete ------------------------------------------------------------------------------
 
     async def delete(self, recipient_id: str) -> None:
-        """Delete erases the recipient's reporting too (its ledger rows); stop keeps them."""
+        """Delete erases the recipient's reporting too (its ledger rows); stop keeps them.
+        Webhooks are told (recipient.deleted) in the same transaction."""
         async with self.store.sessions.begin() as session:
+            row = await session.get(RecipientRow, recipient_id)
+            if row is not None:
+                told = OutboundEvent(
+                    id=f"evt_{recipient_id}_deleted",
+                    type=EventType.RECIPIENT_DELETED,
+                    at=datetime.now(UTC),
+                    data={
+                        "recipient_id": recipient_id,
+                        "sequence_id": row.sequence_id,
+                        "contact_id": row.contact_id,
+                    },
+                    recipient_id=recipient_id,
+                )
+                await enqueue(session, row.workspace, [told])
             await session.execute(
                 delete(DeliveryRow).where(DeliveryRow.recipient_id == recipient_id)
             )

@@ -178,3 +178,62 @@ class InboundEndpointRow(Base):
     previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
     previous_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpointRow(Base):
+    """A host application's URL that receives outbound events (docs/webhooks.md)."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # ",type,type," so one LIKE picks the endpoints of an event inside the writing statement
+    event_types: Mapped[str] = mapped_column(String(1000))
+    # Also the per-recipient events of a sequence's pause or resume (not only sequence.paused).
+    per_recipient: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(String(200), default=None)
+    secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret signs beside the new one until `previous_until`.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    previous_until: Mapped[datetime | None] = mapped_column(default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one endpoint: written with the change it tells of, delivered in id order
+    (per endpoint, so a recipient's events arrive in the order they happened)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "message_id"),
+        Index("ix_webhook_deliveries_endpoint_state_id", "endpoint_id", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(100))  # the webhook-id header
+    type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)  # signed and sent as is, on every attempt
+    recipient_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebhookAttemptRow(Base):
+    """Every try of a delivery, for GET /v1/webhooks/{id}/deliveries."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -44,7 +44,12 @@ from store.ledger import Outbound
 from store.migrate import upgrade_to_head
 from worker import build_worker
 from workflows.client import DATA_CONVERTER
-from workflows.contract import SEARCH_ATTRIBUTES, recipient_workflow_id, sequence_workflow_id
+from workflows.contract import (
+    SEARCH_ATTRIBUTES,
+    recipient_workflow_id,
+    sequence_workflow_id,
+    webhook_workflow_id,
+)
 
 BIN = Path(sys.executable).parent
 TOKEN_SECRET = "test-token-secret-for-the-whole-suite"  # 32+ characters, as production needs
@@ -267,6 +272,8 @@ async def running_worker(
         store=store,
         channels=channels,
         unsubscribe=UnsubscribeLinks("http://seqflow.test", TOKEN_SECRET.encode()),
+        dev_mode=True,  # webhook receivers are local HTTP servers
+        webhook_poll=timedelta(seconds=0.1),
     )
     async with worker:
         yield worker
@@ -340,8 +347,10 @@ async def api_for(
     smtp: SmtpSink,
     channels: dict[StepType, Channel] | None = None,
     task_queue: str | None = None,
+    **settings_overrides: Any,
 ) -> AsyncIterator[Api]:
-    """The API in-process; with `task_queue` given, no in-process worker (bring your own)."""
+    """The API in-process; with `task_queue` given, no in-process worker (bring your own).
+    `settings_overrides`: any other Settings field (webhook retry timing, dev_mode)."""
     async with contextlib.AsyncExitStack() as stack:
         if task_queue is None:
             worker = await stack.enter_async_context(
@@ -352,6 +361,7 @@ async def api_for(
             api_keys=f"{API_KEY}:acme:ada.recruiter,{OTHER_KEY}:globex",
             task_queue=task_queue,
             token_secret=TOKEN_SECRET,
+            **settings_overrides,
         )
         app = create_app(settings, client=env.client, store=store)
         http = await stack.enter_async_context(
@@ -372,13 +382,15 @@ async def api_for(
 async def _all_workflows(client: Client, store: Store) -> list[WorkflowHandle[Any, Any]]:
     from sqlalchemy import select
 
-    from store.tables import RecipientRow, SequenceRow
+    from store.tables import RecipientRow, SequenceRow, WebhookEndpointRow
 
     async with store.sessions() as session:
         recipients = (await session.execute(select(RecipientRow))).scalars().all()
         sequences = (await session.execute(select(SequenceRow))).scalars().all()
+        endpoints = (await session.execute(select(WebhookEndpointRow))).scalars().all()
     ids = [recipient_workflow_id(r.workspace, r.sequence_id, r.id) for r in recipients]
     ids += [sequence_workflow_id(s.workspace, s.id) for s in sequences]
+    ids += [webhook_workflow_id(e.workspace, e.id) for e in endpoints]
     return [client.get_workflow_handle(i) for i in ids]
 
 

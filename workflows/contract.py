@@ -24,6 +24,12 @@ DISPATCH_STEP = "dispatch_step"
 PROJECT_RECIPIENT = "project_recipient"
 READ_SEQUENCE_STATE = "read_sequence_state"
 FAN_OUT_SEQUENCE_STATE = "fan_out_sequence_state"
+WEBHOOK_PENDING = "webhook_pending"
+WEBHOOK_DELIVER = "webhook_deliver"
+WEBHOOK_DELIVER_BATCH = "webhook_deliver_batch"
+WEBHOOK_GIVE_UP = "webhook_give_up"
+# A webhook delivery whose endpoint was deleted or disabled: not retried.
+ENDPOINT_GONE = "EndpointGone"
 
 WORKSPACE_KEY = SearchAttributeKey.for_keyword("SeqflowWorkspace")
 SEQUENCE_KEY = SearchAttributeKey.for_keyword("SeqflowSequence")
@@ -40,6 +46,10 @@ def sequence_workflow_id(workspace: str, sequence_id: str) -> str:
 
 def recipient_workflow_id(workspace: str, sequence_id: str, recipient_id: str) -> str:
     return f"{workspace}/{sequence_id}/{recipient_id}"
+
+
+def webhook_workflow_id(workspace: str, endpoint_id: str) -> str:
+    return f"{workspace}/webhooks/{endpoint_id}"
 
 
 def search_attribute_cli_flags() -> list[str]:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
 from domain.statuses import RecipientStatus
 from workflows.contract import (
@@ -13,10 +18,18 @@ from workflows.contract import (
     WORKSPACE_KEY,
     recipient_workflow_id,
     sequence_workflow_id,
+    webhook_workflow_id,
 )
-from workflows.models import RecipientInput, RecipientView, SequenceInput, SequenceView
+from workflows.models import (
+    RecipientInput,
+    RecipientView,
+    SequenceInput,
+    SequenceView,
+    WebhookEndpointInput,
+)
 from workflows.recipient import RecipientWorkflow
 from workflows.sequence import SequenceWorkflow
+from workflows.webhooks import WebhookEndpointWorkflow
 
 
 async def start_recipient(
@@ -54,5 +67,22 @@ async def start_sequence(
                 SearchAttributePair(WORKSPACE_KEY, input.workspace),
                 SearchAttributePair(SEQUENCE_KEY, input.sequence_id),
             ]
+        ),
+    )
+
+
+async def start_webhook_endpoint(
+    client: Client, task_queue: str, input: WebhookEndpointInput
+) -> WorkflowHandle[WebhookEndpointWorkflow, str]:
+    """Its deliverer: already running is fine (enabling twice), ended is restarted."""
+    return await client.start_workflow(
+        WebhookEndpointWorkflow.run,
+        input,
+        id=webhook_workflow_id(input.workspace, input.endpoint_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(WORKSPACE_KEY, input.workspace)]
         ),
     )

@@ -6,7 +6,7 @@ rename or remove one (HTTP schemas in api/schemas.py are separate so the API can
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,6 +26,7 @@ from domain.models import (
     StepRecord,
     TimelineEntry,
 )
+from domain.outbound import OutboundEvent
 from domain.statuses import (
     DispatchOutcome,
     HoldSource,
@@ -170,6 +171,7 @@ class RecipientProjection(BaseModel):
     final_view: dict[str, Any] | None = None  # set once, when the workflow ends
     pause_reason: str | None = None
     pause_until: datetime | None = None
+    events: list[OutboundEvent] = Field(default_factory=list)  # written with it, atomically
 
 
 # ---- sequence -------------------------------------------------------------------------------
@@ -246,3 +248,45 @@ class FanOutRequest(BaseModel):
     change: SequenceStateChange | None = None
     content: StepContentChange | None = None
     sender: SenderChange | None = None
+
+
+# ---- outbound webhooks ----------------------------------------------------------------------
+
+
+class WebhookEndpointInput(BaseModel):
+    workspace: str
+    endpoint_id: str
+    first_retry: timedelta  # then doubling, up to max_retry, for as long as give_up_after
+    max_retry: timedelta
+    give_up_after: timedelta
+    handled: int = 0  # deliveries done in earlier runs (continue-as-new)
+
+
+class PendingRequest(BaseModel):
+    endpoint_id: str
+    wait: timedelta  # how long to wait for one before answering none
+
+
+class DeliverRequest(BaseModel):
+    endpoint_id: str
+    delivery_id: int
+    first_retry: timedelta
+    max_retry: timedelta
+    tried_before: int = 0  # attempts already made for it (by a batch), for the log's estimate
+
+
+class BatchRequest(BaseModel):
+    endpoint_id: str
+    delivery_ids: list[int]
+    first_retry: timedelta  # when a failed one is tried again (for the log)
+
+
+class BatchResult(BaseModel):
+    delivered: int  # how many of the batch, in order, were delivered
+    failed: int | None = None  # the one that failed (its first attempt is logged), if any
+
+
+class GiveUpRequest(BaseModel):
+    endpoint_id: str
+    delivery_id: int
+    reason: str

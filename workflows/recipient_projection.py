@@ -19,6 +19,8 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.projection import StoreProjector
+    from domain.models import Announced
+    from domain.outbound import OutboundEvent, recipient_events
     from domain.recipient import Recipient
     from domain.statuses import DispatchOutcome
     from workflows.contract import STATUS_KEY, STEP_KEY
@@ -40,6 +42,9 @@ class RecipientShown:
         self._input = input
         self._lock = asyncio.Lock()
         self._projected_version = -1
+        st = recipient.state
+        if st.announced is None:  # enrolled now, or running since before outbound events
+            st.announced = Announced(entries=len(st.timeline), status=st.status)
         # Ending: the last projection carries the kept view, and is ours to write.
         self.final = False
         # The store missed our last change: the loop wakes soon to project it again.
@@ -95,10 +100,11 @@ class RecipientShown:
             if self._projected_version >= version:
                 return
             next_at = self._show()
+            projection = self._projection(version, next_at)
             try:
                 await workflow.execute_local_activity_method(
                     StoreProjector.project_recipient,
-                    self._projection(version, next_at),
+                    projection,
                     start_to_close_timeout=PROJECTION_TIMEOUT,
                     retry_policy=PROJECTION_RETRY,
                 )
@@ -108,6 +114,9 @@ class RecipientShown:
                 # projects again shortly (see RecipientWorkflow._sleep_until).
                 workflow.logger.warning("projection of version %s failed", version)
                 self.stale = True
+                assert st.announced is not None
+                unwritten = [e.model_dump(mode="json") for e in projection.events]
+                st.announced.unwritten = unwritten + st.announced.unwritten
                 return
             self._projected_version = max(self._projected_version, version)
             self.stale = False
@@ -142,7 +151,17 @@ class RecipientShown:
         return next_at
 
     def _projection(self, version: int, next_at: datetime | None) -> RecipientProjection:
+        """The projection, with the outbound events since the last one (the store writes them
+        in the same transaction; if it fails, the next projection carries them)."""
         st = self._recipient.state
+        ids = {
+            "recipient_id": self._input.recipient_id,
+            "sequence_id": self._input.sequence_id,
+            "contact_id": self._input.contact_id,
+        }
+        assert st.announced is not None
+        unwritten = [OutboundEvent.model_validate(e) for e in st.announced.unwritten]
+        events, st.announced = recipient_events(ids, st.announced, st.timeline, st.status, st.pause)
         return RecipientProjection(
             workspace=self._input.workspace,
             sequence_id=self._input.sequence_id,
@@ -156,4 +175,5 @@ class RecipientShown:
             version=version,
             error_cause=st.error.cause if st.error else None,
             final_view=self.view().model_dump(mode="json") if self.final else None,
+            events=unwritten + events,
         )

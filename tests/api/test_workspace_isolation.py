@@ -27,6 +27,7 @@ B = {"Authorization": f"Bearer {OTHER_KEY}"}
 SKIPPED_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/readyz"}
 SKIPPED_PREFIXES = ("/dev/", "/v1/unsubscribe/", "/v1/inbound/")
 ENDPOINTS = "/v1/inbound-endpoints"  # where the app has them: A gets one too
+WEBHOOKS = "/v1/webhooks"  # A gets an outbound endpoint, and a delivery to it
 
 # Every recipient action segment (docs/api.md); the {action} route is probed with each.
 ACTION_SEGMENTS = (
@@ -69,6 +70,9 @@ class WorkspaceA:
     subject: str = "Acme confidential subject"
     endpoint_id: str | None = None  # A's inbound endpoint, where the app has them
     endpoint_secret: str | None = None
+    webhook_id: str | None = None  # A's outbound webhook endpoint and one of its deliveries
+    webhook_secret: str | None = None
+    delivery_id: int | None = None
 
     @property
     def message_id(self) -> str:
@@ -86,7 +90,9 @@ class WorkspaceA:
             self.suppressed,
             self.name,
             self.subject,
-            *filter(None, [self.endpoint_id, self.endpoint_secret]),
+            *filter(
+                None, [self.endpoint_id, self.endpoint_secret, self.webhook_id, self.webhook_secret]
+            ),
         ]
 
 
@@ -110,6 +116,17 @@ async def workspace_a(api: Api) -> WorkspaceA:
         assert endpoint.status_code == 201, endpoint.text
         a.endpoint_id, a.endpoint_secret = endpoint.json()["id"], endpoint.json()["secret"]
 
+    if ("POST", WEBHOOKS) in served_routes():
+        hook = await api.http.post(
+            WEBHOOKS,
+            json={"url": "https://hooks.acme.example/seqflow", "events": ["recipient.replied"]},
+        )
+        assert hook.status_code == 201, hook.text
+        a.webhook_id, a.webhook_secret = hook.json()["id"], hook.json()["secret"]
+        ping = await api.http.post(f"{WEBHOOKS}/{a.webhook_id}/test")
+        assert ping.status_code == 202, ping.text
+        a.delivery_id = ping.json()["id"]
+
     async def settled() -> None:
         recipient = await api.recipient(a.sequence_id, a.recipient_id)
         assert recipient["status"] == "in_progress" and recipient["next_step_at"], recipient
@@ -131,6 +148,8 @@ async def snapshot(api: Api, a: WorkspaceA) -> dict[str, Any]:
     }
     if a.endpoint_id:
         paths["inbound endpoints"] = ENDPOINTS
+    if a.webhook_id:
+        paths["webhook"] = f"{WEBHOOKS}/{a.webhook_id}"
     seen: dict[str, Any] = {}
     for name, path in paths.items():
         response = await api.http.get(path)
@@ -300,6 +319,8 @@ def route_probes(a: WorkspaceA) -> Iterator[Probe]:
         "email": a.suppressed,
         "step": "0",
         **({"endpoint_id": a.endpoint_id} if a.endpoint_id else {}),
+        **({"webhook_id": a.webhook_id} if a.webhook_id else {}),
+        **({"delivery_id": str(a.delivery_id)} if a.delivery_id else {}),
     }
     known = bodies(a)
     for method, template in served_routes():

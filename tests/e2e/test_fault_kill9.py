@@ -19,6 +19,7 @@ Run with `-s` to see the counts.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -28,19 +29,21 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from store.db import Store
 from store.migrate import upgrade_to_head
-from store.tables import DeliveryRow
+from store.tables import DeliveryRow, WebhookDeliveryRow
 from tests.conftest import TOKEN_SECRET, Api, SmtpSink, api_for, assert_eventually, free_port
+from tests.webhook_receiver import Receiver, start_receiver
 from workflows.contract import recipient_workflow_id
 from workflows.recipient import RecipientWorkflow
 
@@ -78,7 +81,12 @@ def slow_smtp() -> Iterator[SlowSmtpSink]:
 
 
 def start_worker(  # type: ignore[no-untyped-def]
-    env: WorkflowEnvironment, task_queue: str, db_url: str, smtp: SmtpSink, log: Path
+    env: WorkflowEnvironment,
+    task_queue: str,
+    db_url: str,
+    smtp: SmtpSink,
+    log: Path,
+    **extra: str,
 ):
     environment = {
         **os.environ,
@@ -88,6 +96,7 @@ def start_worker(  # type: ignore[no-untyped-def]
         "SEQFLOW_DATABASE_URL": db_url,
         "SEQFLOW_SMTP_HOST": smtp.host,
         "SEQFLOW_SMTP_PORT": str(smtp.port),
+        **extra,
     }
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -382,6 +391,85 @@ async def test_kill9_during_dispatch_sends_at_most_once_and_loses_nothing(
     finally:
         kill9(worker)
         await store.close()
+
+
+async def test_kill9_while_webhooks_are_delivered_loses_none_and_keeps_their_ids(
+    dev_env: WorkflowEnvironment, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    """A real receiver answering slowly, the worker killed twice mid-delivery: every event
+    arrives, and an event sent again (posted, then killed before it was logged) carries the
+    same webhook-id and body as its first delivery."""
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/seqflow.db"
+    await upgrade_to_head(db_url)
+    store = Store.connect(db_url)
+    task_queue = f"tq-{uuid.uuid4()}"
+    log = tmp_path / "worker.log"
+    receiver = start_receiver(delay=0.03)
+    hooks_env = {"SEQFLOW_DEV_MODE": "true", "SEQFLOW_WEBHOOK_POLL": "PT0.1S"}
+    worker = start_worker(dev_env, task_queue, db_url, smtp, log, **hooks_env)
+    try:
+        async with api_for(
+            dev_env,
+            store,
+            smtp,
+            task_queue=task_queue,
+            dev_mode=True,
+            webhook_first_retry=timedelta(seconds=0.5),
+        ) as api:
+            created = await api.http.post(
+                "/v1/webhooks",
+                json={
+                    "url": receiver.url,
+                    "events": ["recipient.step_sent", "recipient.status_changed"],
+                },
+            )
+            assert created.status_code == 201, created.text
+            endpoint = created.json()
+            sequence = await api.create_sequence(name="Kill -9 hooks", steps=STEPS[:1])
+            await api.enroll(sequence["id"], *[f"h{i:03d}@example.com" for i in range(60)])
+            for _ in range(2):
+                await assert_eventually(
+                    lambda n=len(receiver.received) + 15: _received_hooks(receiver, n),
+                    timeout=60,
+                    interval=0.02,
+                )
+                kill9(worker)
+                await asyncio.sleep(1)
+                worker = start_worker(dev_env, task_queue, db_url, smtp, log, **hooks_env)
+
+            # Each recipient: its step sent, then in_progress -> completed.
+            expected = 60 * 2
+
+            async def all_delivered() -> None:
+                async with store.sessions() as session:
+                    rows = list(await session.scalars(select(WebhookDeliveryRow)))
+                assert len(rows) == expected
+                assert {r.state for r in rows} == {"delivered"}
+
+            await assert_eventually(all_delivered, timeout=120, interval=0.5)
+            by_id: dict[str, set[bytes]] = {}
+            for got in receiver.received:
+                by_id.setdefault(got.headers["webhook-id"], set()).add(got.body)
+            assert len(by_id) == expected  # none lost
+            assert all(len(bodies) == 1 for bodies in by_id.values())  # a resend is the same
+            events = [json.loads(next(iter(b))) for b in by_id.values()]
+            keys = {(e["data"]["recipient_id"], e["data"]["seq"]) for e in events}
+            assert len(keys) == expected  # no event under two ids
+            verifier = Webhook(endpoint["secret"])
+            for got in receiver.received:
+                verifier.verify(got.body, got.headers)
+            print(
+                f"\nwebhooks: {expected} events, {len(receiver.received)} posts "
+                f"({len(receiver.received) - expected} sent again after a kill)"
+            )
+    finally:
+        kill9(worker)
+        receiver.close()
+        await store.close()
+
+
+async def _received_hooks(receiver: Receiver, count: int) -> None:
+    assert len(receiver.received) >= count
 
 
 def _since(at: datetime, wall_start: float) -> str:

@@ -1,0 +1,181 @@
+"""Delivering outbound webhooks: sign (Standard Webhooks), post, log every attempt.
+
+A failed attempt raises, and the endpoint's workflow retries it with exponential back-off
+(its retry policy); the delivery keeps its webhook-id on every attempt, so a receiver can
+deduplicate what a worker killed between the post and its log sends again.
+
+The connection goes to the address the host resolved to, checked public at that moment
+(outside dev mode), with the name kept for TLS and Host: a name that resolves inside the
+operator's network is refused, and redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.webhook_urls import LOOPBACK_NAMES, is_public, url_problem
+from store.webhooks import PENDING, Webhooks
+from workflows import contract
+from workflows.models import (
+    BatchRequest,
+    BatchResult,
+    DeliverRequest,
+    GiveUpRequest,
+    PendingRequest,
+)
+
+TIMEOUT = httpx.Timeout(10.0)
+READ_AT_MOST = 4096  # bytes of a receiver's answer we read (kept in the log, truncated)
+BATCH = 100
+
+
+class Refused(Exception):
+    pass
+
+
+def signature(secrets: list[str], message_id: str, at: datetime, body: str) -> str:
+    """`v1,<sig>` per secret, space-separated: during a rotation both verify."""
+    return " ".join(Webhook(secret).sign(message_id, at, body) for secret in secrets)
+
+
+class WebhookSender:
+    def __init__(self, webhooks: Webhooks, *, dev_mode: bool, poll: timedelta) -> None:
+        self.webhooks = webhooks
+        self.dev_mode = dev_mode
+        self.poll = poll.total_seconds()
+        self.http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+
+    @activity.defn(name=contract.WEBHOOK_PENDING)
+    async def webhook_pending(self, request: PendingRequest) -> list[int]:
+        """The endpoint's pending deliveries, oldest first; waits for one up to `wait`."""
+        deadline = time.monotonic() + request.wait.total_seconds()
+        while True:
+            endpoint = await self.webhooks.endpoint(request.endpoint_id)
+            if endpoint is None or not endpoint.enabled:
+                raise ApplicationError(
+                    "the endpoint was deleted or disabled",
+                    type=contract.ENDPOINT_GONE,
+                    non_retryable=True,
+                )
+            found = await self.webhooks.pending(request.endpoint_id, BATCH)
+            if found or time.monotonic() >= deadline:
+                return found
+            activity.heartbeat()
+            await asyncio.sleep(self.poll)
+
+    @activity.defn(name=contract.WEBHOOK_DELIVER_BATCH)
+    async def webhook_deliver_batch(self, request: BatchRequest) -> BatchResult:
+        """The fast path: deliver these in order until one fails (that one is then retried
+        on its own, with the retry policy). One activity for many deliveries, so a burst of
+        events costs the workflow a few tasks, not a few per event."""
+        for done, delivery_id in enumerate(request.delivery_ids):
+            activity.heartbeat(done)
+            if await self._attempt(delivery_id, wait=request.first_retry) is not None:
+                return BatchResult(delivered=done, failed=delivery_id)
+        return BatchResult(delivered=len(request.delivery_ids))
+
+    @activity.defn(name=contract.WEBHOOK_DELIVER)
+    async def webhook_deliver(self, request: DeliverRequest) -> None:
+        """One delivery, retried by the workflow's retry policy until it is taken."""
+        attempt = activity.info().attempt + request.tried_before
+        wait = min(request.first_retry * 2 ** (attempt - 1), request.max_retry)
+        error = await self._attempt(request.delivery_id, wait=wait)
+        if error is not None:
+            raise ApplicationError(f"delivery {request.delivery_id}: {error}")
+
+    async def _attempt(self, delivery_id: int, *, wait: timedelta) -> str | None:
+        """One attempt, logged (with when the next one is due, if known): its error, or None
+        once delivered (or found delivered already)."""
+        due = await self.webhooks.due(delivery_id)
+        if due is None or not due.enabled:
+            raise ApplicationError(
+                "the endpoint was deleted or disabled",
+                type=contract.ENDPOINT_GONE,
+                non_retryable=True,
+            )
+        if due.state != PENDING:
+            return None  # delivered by an attempt whose worker died before it could say so
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "seqflow-webhooks/1",
+            "webhook-id": due.message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature(due.secrets, due.message_id, now, due.body),
+        }
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            status, answer = await self._post(due.url, due.body, headers)
+            if not 200 <= status < 300:
+                error = f"answered {status}" + (f": {answer}" if answer else "")
+                if 300 <= status < 400:
+                    error = f"answered {status}: redirects are not followed"
+        except (httpx.HTTPError, Refused, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        await self.webhooks.attempted(
+            delivery_id,
+            status_code=status,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            error=error,
+            delivered=error is None,
+            next_attempt_at=None if error is None else datetime.now(UTC) + wait,
+        )
+        return error
+
+    @activity.defn(name=contract.WEBHOOK_GIVE_UP)
+    async def webhook_give_up(self, request: GiveUpRequest) -> None:
+        await self.webhooks.give_up(request.endpoint_id, request.delivery_id, request.reason)
+
+    # ---- the wire ----------------------------------------------------------------------------
+
+    async def _post(self, url: str, body: str, headers: dict[str, str]) -> tuple[int, str]:
+        problem = url_problem(url, dev_mode=self.dev_mode)
+        if problem:
+            raise Refused(problem)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        target, extensions = url, {}
+        if not (self.dev_mode and host in LOOPBACK_NAMES):
+            address = await self._public_address(host, parts.port or 443)
+            netloc = f"[{address}]" if ":" in address else address
+            if parts.port:
+                netloc += f":{parts.port}"
+            target = urlunsplit(parts._replace(netloc=netloc))
+            headers = {**headers, "host": parts.netloc}
+            extensions = {"sni_hostname": host}
+        request = self.http.build_request(
+            "POST", target, content=body.encode(), headers=headers, extensions=extensions
+        )
+        response = await self.http.send(request, stream=True)
+        try:
+            read = b""
+            async for chunk in response.aiter_raw():
+                read += chunk
+                if len(read) >= READ_AT_MOST:
+                    break
+        finally:
+            await response.aclose()
+        return response.status_code, read[:200].decode(errors="replace").strip()
+
+    async def _public_address(self, host: str, port: int) -> str:
+        loop = asyncio.get_running_loop()
+        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [str(info[4][0]) for info in found]
+        if not addresses:
+            raise Refused(f"{host} does not resolve")
+        for address in addresses:
+            if not is_public(ipaddress.ip_address(address)):
+                raise Refused(f"{host} resolves to {address}, a private or reserved address")
+        return addresses[0]
