@@ -24,7 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.webhook_urls import LOOPBACK_NAMES, is_public, url_problem
-from store.webhooks import PENDING, Webhooks
+from store.webhooks import PENDING, Attempt, Due, Webhooks
 from workflows import contract
 from workflows.models import (
     BatchRequest,
@@ -37,6 +37,7 @@ from workflows.models import (
 TIMEOUT = httpx.Timeout(10.0)
 READ_AT_MOST = 4096  # bytes of a receiver's answer we read (kept in the log, truncated)
 BATCH = 100
+FLUSH = 25  # deliveries logged per transaction
 
 
 class Refused(Exception):
@@ -76,35 +77,57 @@ class WebhookSender:
     @activity.defn(name=contract.WEBHOOK_DELIVER_BATCH)
     async def webhook_deliver_batch(self, request: BatchRequest) -> BatchResult:
         """The fast path: deliver these in order until one fails (that one is then retried
-        on its own, with the retry policy). One activity for many deliveries, so a burst of
-        events costs the workflow a few tasks, not a few per event."""
-        for done, delivery_id in enumerate(request.delivery_ids):
-            activity.heartbeat(done)
-            if await self._attempt(delivery_id, wait=request.first_retry) is not None:
-                return BatchResult(delivered=done, failed=delivery_id)
-        return BatchResult(delivered=len(request.delivery_ids))
+        on its own, with the retry policy). One activity, one read and a log write per
+        FLUSH deliveries, so a burst of events costs the workflow a few tasks and the store
+        a few transactions. A worker that dies before logging sends them again, same ids."""
+        dues = await self._dues(request.delivery_ids)
+        log: list[Attempt] = []
+        try:
+            for done, due in enumerate(dues):
+                activity.heartbeat(done)
+                if due.state != PENDING:
+                    continue  # delivered by an attempt whose worker died before saying so
+                attempt = await self._send(due, wait=request.first_retry)
+                log.append(attempt)
+                if attempt.error is not None:
+                    return BatchResult(delivered=done, failed=due.delivery_id)
+                if len(log) >= FLUSH:
+                    await self.webhooks.attempted(log)
+                    log = []
+            return BatchResult(delivered=len(dues))
+        finally:
+            await self.webhooks.attempted(log)
 
     @activity.defn(name=contract.WEBHOOK_DELIVER)
     async def webhook_deliver(self, request: DeliverRequest) -> None:
         """One delivery, retried by the workflow's retry policy until it is taken."""
-        attempt = activity.info().attempt + request.tried_before
-        wait = min(request.first_retry * 2 ** (attempt - 1), request.max_retry)
-        error = await self._attempt(request.delivery_id, wait=wait)
-        if error is not None:
-            raise ApplicationError(f"delivery {request.delivery_id}: {error}")
+        attempt_number = activity.info().attempt + request.tried_before
+        wait = min(request.first_retry * 2 ** (attempt_number - 1), request.max_retry)
+        dues = await self._dues([request.delivery_id])
+        if not dues or dues[0].state != PENDING:
+            return  # delivered by an attempt whose worker died before saying so
+        due = dues[0]
+        attempt = await self._send(due, wait=wait)
+        await self.webhooks.attempted([attempt])
+        if attempt.error is not None:
+            raise ApplicationError(f"delivery {request.delivery_id}: {attempt.error}")
 
-    async def _attempt(self, delivery_id: int, *, wait: timedelta) -> str | None:
-        """One attempt, logged (with when the next one is due, if known): its error, or None
-        once delivered (or found delivered already)."""
-        due = await self.webhooks.due(delivery_id)
-        if due is None or not due.enabled:
+    @activity.defn(name=contract.WEBHOOK_GIVE_UP)
+    async def webhook_give_up(self, request: GiveUpRequest) -> None:
+        await self.webhooks.give_up(request.endpoint_id, request.delivery_id, request.reason)
+
+    async def _dues(self, delivery_ids: list[int]) -> list[Due]:
+        dues = await self.webhooks.due(delivery_ids)
+        if any(not due.enabled for due in dues) or (delivery_ids and not dues):
             raise ApplicationError(
                 "the endpoint was deleted or disabled",
                 type=contract.ENDPOINT_GONE,
                 non_retryable=True,
             )
-        if due.state != PENDING:
-            return None  # delivered by an attempt whose worker died before it could say so
+        return dues
+
+    async def _send(self, due: Due, *, wait: timedelta) -> Attempt:
+        """One attempt (not yet logged); `wait`: when the next would be, should it fail."""
         now = datetime.now(UTC)
         headers = {
             "content-type": "application/json",
@@ -124,19 +147,14 @@ class WebhookSender:
                     error = f"answered {status}: redirects are not followed"
         except (httpx.HTTPError, Refused, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        await self.webhooks.attempted(
-            delivery_id,
+        return Attempt(
+            delivery_id=due.delivery_id,
+            at=now,
             status_code=status,
             duration_ms=int((time.monotonic() - started) * 1000),
             error=error,
-            delivered=error is None,
             next_attempt_at=None if error is None else datetime.now(UTC) + wait,
         )
-        return error
-
-    @activity.defn(name=contract.WEBHOOK_GIVE_UP)
-    async def webhook_give_up(self, request: GiveUpRequest) -> None:
-        await self.webhooks.give_up(request.endpoint_id, request.delivery_id, request.reason)
 
     # ---- the wire ----------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ One run starts a Temporal dev server (WAL pragmas), our worker as a subprocess (
 receiver is on 127.0.0.1), the API in-process, and a real HTTP receiver, then:
 
 1. enrolls N recipients into a one-step sequence whose step is a day away (nothing is sent);
-2. pauses and resumes the sequence with no webhook endpoint: the fan-out's own time (every
-   recipient workflow paused, then running, in visibility);
+2. pauses and resumes the sequence twice with no webhook endpoint: the fan-out's own time
+   (every recipient workflow paused, then running, in visibility), the second round counted;
 3. registers an endpoint that opted in to per-recipient sequence events, pauses again, and
    times the fan-out beside step 2's, and the moment the receiver holds the one
    `sequence.paused` and the N `recipient.status_changed` events.
@@ -169,6 +169,9 @@ async def run(n: int, tmp: Path) -> None:
                 assert done.reached, done.text()
                 return done.seconds
 
+            # Two rounds without an endpoint: the first warms the worker's cache; the second is
+            # the figure, in the same direction (pauses run newest-first) as the one after.
+            warm = (await fan_out("pause", paused), await fan_out("resume", running))
             bare_pause = await fan_out("pause", paused)
             bare_resume = await fan_out("resume", running)
             hook = await http.post(
@@ -190,11 +193,12 @@ async def run(n: int, tmp: Path) -> None:
         print(f"\nwebhooks bench, N = {n} (dev server, 1 worker process, 2 cores)")
         print(f"  enroll {n} and all running                 {enrolled.text()} s")
         print(
-            f"  fan-out, no endpoint: pause / resume       {bare_pause:.2f} s / {bare_resume:.2f} s"
+            f"  fan-out, no endpoint, 1st: pause / resume  {warm[0]:.2f} s / {warm[1]:.2f} s\n"
+            f"  fan-out, no endpoint, 2nd: pause / resume  {bare_pause:.2f} s / {bare_resume:.2f} s"
         )
         print(
-            f"  fan-out, endpoint opted in to each one     {hooked_pause:.2f} s"
-            f"  ({hooked_pause / bare_pause:.2f}x the pause without)"
+            f"  fan-out, endpoint opted in to each: pause  {hooked_pause:.2f} s"
+            f"  ({hooked_pause / bare_pause:.2f}x the 2nd pause without)"
         )
         print(f"  sequence.paused events received            {receiver.count('sequence.paused')}")
         rate = n / delivered.seconds if delivered.reached else 0

@@ -116,6 +116,18 @@ class Due:
     enabled: bool
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One try of a delivery, as the log keeps it (no error: delivered)."""
+
+    delivery_id: int
+    at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    next_attempt_at: datetime | None
+
+
 class Webhooks:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -248,63 +260,82 @@ class Webhooks:
         async with self.store.sessions() as session:
             return list(await session.scalars(query))
 
-    async def due(self, delivery_id: int) -> Due | None:
+    async def due(self, delivery_ids: Sequence[int]) -> list[Due]:
+        """These deliveries (in the order given; gone ones left out), with what signing and
+        sending each takes, in one read."""
         async with self.store.sessions() as session:
-            delivery = await session.get(WebhookDeliveryRow, delivery_id)
-            if delivery is None:
-                return None
-            endpoint = await session.get(WebhookEndpointRow, delivery.endpoint_id)
-        if endpoint is None:
-            return None
-        signing = [endpoint.secret]
-        until = endpoint.previous_until
-        if endpoint.previous_secret and until and as_utc(until) > datetime.now(UTC):
-            signing.append(endpoint.previous_secret)
-        return Due(
-            delivery_id=delivery.id,
-            message_id=delivery.message_id,
-            body=delivery.body,
-            url=endpoint.url,
-            secrets=signing,
-            state=delivery.state,
-            enabled=endpoint.enabled,
-        )
-
-    async def attempted(
-        self,
-        delivery_id: int,
-        *,
-        status_code: int | None,
-        duration_ms: int,
-        error: str | None,
-        delivered: bool,
-        next_attempt_at: datetime | None,
-    ) -> None:
-        now = datetime.now(UTC)
-        async with self.store.sessions.begin() as session:
-            session.add(
-                WebhookAttemptRow(
-                    delivery_id=delivery_id,
-                    at=now,
-                    status_code=status_code,
-                    duration_ms=duration_ms,
-                    error=error[:500] if error else None,
+            rows = {
+                row.id: row
+                for row in await session.scalars(
+                    select(WebhookDeliveryRow).where(WebhookDeliveryRow.id.in_(delivery_ids))
+                )
+            }
+            endpoints = {
+                row.id: row
+                for row in await session.scalars(
+                    select(WebhookEndpointRow).where(
+                        WebhookEndpointRow.id.in_({r.endpoint_id for r in rows.values()})
+                    )
+                )
+            }
+        found = []
+        for delivery_id in delivery_ids:
+            delivery = rows.get(delivery_id)
+            endpoint = endpoints.get(delivery.endpoint_id) if delivery else None
+            if delivery is None or endpoint is None:
+                continue
+            signing = [endpoint.secret]
+            until = endpoint.previous_until
+            if endpoint.previous_secret and until and as_utc(until) > datetime.now(UTC):
+                signing.append(endpoint.previous_secret)
+            found.append(
+                Due(
+                    delivery_id=delivery.id,
+                    message_id=delivery.message_id,
+                    body=delivery.body,
+                    url=endpoint.url,
+                    secrets=signing,
+                    state=delivery.state,
+                    enabled=endpoint.enabled,
                 )
             )
-            delivery = await session.get(WebhookDeliveryRow, delivery_id)
-            if delivery is None:
-                return
-            delivery.attempts += 1
-            delivery.last_status = status_code
-            delivery.last_error = error[:500] if error else None
-            if delivered:
-                delivery.state, delivery.delivered_at, delivery.next_attempt_at = (
-                    DELIVERED,
-                    now,
-                    None,
+        return found
+
+    async def attempted(self, attempts: Sequence[Attempt]) -> None:
+        """Log attempts (one transaction for a batch's worth): each its own row, and its
+        delivery's state, count and next try."""
+        if not attempts:
+            return
+        async with self.store.sessions.begin() as session:
+            deliveries = {
+                row.id: row
+                for row in await session.scalars(
+                    select(WebhookDeliveryRow).where(
+                        WebhookDeliveryRow.id.in_([a.delivery_id for a in attempts])
+                    )
                 )
-            else:
-                delivery.next_attempt_at = next_attempt_at
+            }
+            for attempt in attempts:
+                error = attempt.error[:500] if attempt.error else None
+                session.add(
+                    WebhookAttemptRow(
+                        delivery_id=attempt.delivery_id,
+                        at=attempt.at,
+                        status_code=attempt.status_code,
+                        duration_ms=attempt.duration_ms,
+                        error=error,
+                    )
+                )
+                delivery = deliveries.get(attempt.delivery_id)
+                if delivery is None:
+                    continue  # deleted with its endpoint meanwhile
+                delivery.attempts += 1
+                delivery.last_status, delivery.last_error = attempt.status_code, error
+                if error is None:
+                    delivery.state, delivery.delivered_at = DELIVERED, attempt.at
+                    delivery.next_attempt_at = None
+                else:
+                    delivery.next_attempt_at = attempt.next_attempt_at
 
     async def give_up(self, endpoint_id: str, delivery_id: int, reason: str) -> None:
         """Retried for as long as we promise: the delivery failed, the endpoint is disabled

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from store.db import Store
 from store.recipients import Recipients
 from store.sequences import Sequences
-from tests.conftest import TEMPORAL_CLI, SmtpSink, api_for, free_port
+from tests.conftest import TEMPORAL_CLI, SmtpSink, api_for, assert_eventually, free_port
 from workflows.client import DATA_CONVERTER
 from workflows.contract import search_attribute_cli_flags
 
@@ -126,7 +126,14 @@ async def test_a_stopped_temporal_is_a_fast_503_and_nothing_is_half_written(
         finally:
             os.kill(process.pid, signal.SIGCONT)
         print(f"\noutage answers (s): {', '.join(f'{t:.2f}' for t in TIMES)}")
-        # Back: the same state, and actions work again.
-        assert (await api.recipient(sid, ada["id"]))["status"] == "in_progress"
+
+        # Back: the same state, and actions work again (once the server has caught up: until
+        # then it is still a 503 with Retry-After, which is what a client retries on).
+        async def back() -> None:
+            response = await api.http.get(f"{base}/{ada['id']}")
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == "in_progress"
+
+        await assert_eventually(back, timeout=30, interval=0.5)
         paused = await api.http.post(f"{base}/{ada['id']}/pause")
         assert paused.status_code == 200 and paused.json()["status"] == "paused"

@@ -15,9 +15,11 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
 
+from domain.outbound import EventType, OutboundEvent
 from domain.statuses import StepType
 from store.db import Store
 from store.migrate import upgrade_to_head
+from store.webhooks import Webhooks
 from tests.conftest import (
     TEST_SERVER,
     SmtpSink,
@@ -25,8 +27,10 @@ from tests.conftest import (
     register_search_attributes,
     running_worker,
 )
+from tests.webhook_receiver import start_receiver
 from tests.workflows.harness import Harness, sequence, step
 from workflows.client import DATA_CONVERTER
+from workflows.launch import start_webhook_endpoint
 from workflows.models import (
     EditContentRequest,
     InboundEvent,
@@ -34,6 +38,7 @@ from workflows.models import (
     SequenceStateChange,
     StepContent,
     StepContentChange,
+    WebhookEndpointInput,
 )
 from workflows.recipient import RecipientWorkflow
 
@@ -112,6 +117,32 @@ async def record() -> None:
             await h.advance(3 * DAY)  # due: the new sender does not exist, so it errs
             await h.until(d, lambda v: v.status.value == "error")
             await d.terminate("recorded")
+            # 5. a webhook endpoint's deliverer: a batch, a failure retried with back-off
+            receiver = start_receiver(fail_first=1)
+            hooks = Webhooks(store)
+            endpoint = await hooks.create("acme", receiver.url, [], None, False)
+            for n in range(3):
+                ping = OutboundEvent(
+                    id=f"evt_rec_{n}", type=EventType.PING, at=await h.now(), data={"n": n}
+                )
+                await hooks.ping(endpoint.id, ping)
+            e = await start_webhook_endpoint(
+                env.client,
+                worker.task_queue,
+                WebhookEndpointInput(
+                    workspace="acme",
+                    endpoint_id=endpoint.id,
+                    first_retry=timedelta(seconds=0.2),
+                    max_retry=timedelta(seconds=1),
+                    give_up_after=timedelta(minutes=5),
+                ),
+            )
+            for _ in range(200):
+                if len(receiver.received) >= 3:
+                    break
+                await asyncio.sleep(0.1)
+            receiver.close()
+            await e.terminate("recorded")
             histories = {
                 "pause_resume_skip_task": a,
                 "error_edit_reply": b,
@@ -119,6 +150,7 @@ async def record() -> None:
                     c.id, run_id=c.first_execution_run_id
                 ),
                 "sequence_changes": d,
+                "webhook_endpoint_retry": e,
             }
             for name, handle in histories.items():
                 path = OUT / f"{name}.json"

@@ -13,6 +13,7 @@ from worker import workflow_runner
 from workflows.client import DATA_CONVERTER
 from workflows.recipient import RecipientWorkflow
 from workflows.sequence import SequenceWorkflow
+from workflows.webhooks import WebhookEndpointWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -27,7 +28,7 @@ async def test_history_replays_without_nondeterminism(path: Path, sandboxed: boo
     """Both ways the worker can run workflows (settings.workflow_sandbox)."""
     history = WorkflowHistory.from_json("recorded", path.read_text())
     replayer = Replayer(
-        workflows=[RecipientWorkflow, SequenceWorkflow],
+        workflows=[RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow],
         data_converter=DATA_CONVERTER,
         workflow_runner=workflow_runner(sandboxed),
     )
