@@ -41,7 +41,7 @@ WORKFLOWS = [RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow]
 # passed through the sandbox whole: they are deterministic and re-importing them per run is slow.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "jinja2", "markupsafe", "pydantic", "isodate", "domain"
+        "jinja2", "markupsafe", "pydantic", "isodate", "holidays", "domain"
     )
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from api.schemas import (
     RecipientPublic,
     RecipientRowOut,
@@ -10,7 +12,7 @@ from api.schemas import (
     SequencePublic,
     StepOut,
 )
-from domain import actions, timing
+from domain import actions, calendars, timing
 from domain.models import (
     SendingSchedule,
     SequenceDefinition,
@@ -35,16 +37,28 @@ def definition_from_request(body: SequenceCreate) -> SequenceDefinition:
                 content=StepContent(
                     subject=step.subject, body=step.body, title=step.title, notes=step.notes
                 ),
+                business_days=step.business_days,
             )
             for step in body.steps
         ],
         settings=SequenceSettings(
             resume_policy=body.resume_policy,
             stop_on_response=body.stop_on_response,
-            schedule=SendingSchedule(**body.schedule.model_dump()) if body.schedule else None,
+            schedule=_schedule(body.schedule),
             sender_id=body.sender_id,
+            window_in=body.window_in,
+            on_colleague_response=body.on_colleague_response,
+            colleague_scope=body.colleague_scope,
         ),
     )
+
+
+def _schedule(given: ScheduleIn | None) -> SendingSchedule | None:
+    """The schedule, its holiday calendars resolved to dates now (domain/calendars.py)."""
+    if given is None:
+        return None
+    days = calendars.holiday_dates(given.holidays, datetime.now(UTC).year)
+    return SendingSchedule(**given.model_dump(), holiday_dates=days)
 
 
 def sequence_public(row: SequenceRow, counts: dict[str, int]) -> SequencePublic:
@@ -59,14 +73,22 @@ def sequence_public(row: SequenceRow, counts: dict[str, int]) -> SequencePublic:
                 index=i,
                 type=step.type,
                 delay=step.delay_text or timing.format_delay(step.delay),
+                business_days=step.business_days,
                 **step.content.model_dump(),
             )
             for i, step in enumerate(definition.steps)
         ],
-        schedule=ScheduleIn(**settings.schedule.model_dump()) if settings.schedule else None,
+        schedule=(
+            ScheduleIn(**settings.schedule.model_dump(exclude={"holiday_dates"}))
+            if settings.schedule
+            else None
+        ),
         resume_policy=settings.resume_policy,
         stop_on_response=settings.stop_on_response,
         sender_id=settings.sender_id,
+        window_in=settings.window_in,
+        on_colleague_response=settings.on_colleague_response,
+        colleague_scope=settings.colleague_scope,
         counts=counts,
         created_at=row.created_at,
     )

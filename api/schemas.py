@@ -7,7 +7,7 @@ is where one becomes the other.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain import timing
+from domain import calendars, timing
+from domain.models import ColleagueRule, ColleagueScope, WindowIn
 from domain.outbound import EventType
 from domain.statuses import (
     DispatchOutcome,
@@ -99,6 +100,9 @@ class StepIn(Strict):
     body: Text | None = None
     title: Short | None = None
     notes: Text | None = None
+    # The delay's days count only the schedule's open days (weekdays, not holidays or closed
+    # dates): P3D from a Friday is the Wednesday. Needs a schedule.
+    business_days: bool = False
 
     @field_validator("delay")
     @classmethod
@@ -127,6 +131,7 @@ class StepOut(BaseModel):
     index: int
     type: StepType
     delay: str
+    business_days: bool = False
     subject: str | None = None
     body: str | None = None
     title: str | None = None
@@ -138,11 +143,25 @@ class ScheduleIn(Strict):
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
     start: time
     end: time
+    # Holiday calendars: a country ("FR") or country-subdivision ("US-CA"); no automatic step
+    # goes out on their holidays, nor on the `closed` dates, in the schedule's time zone.
+    holidays: list[str] = Field(default=[], max_length=20, examples=[["FR", "US-CA"]])
+    closed: list[date] = Field(default=[], max_length=366, examples=[["2026-12-24"]])
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return timing.check_time_zone(value)  # raises with what is allowed
+
+    @field_validator("holidays")
+    @classmethod
+    def _calendars(cls, value: list[str]) -> list[str]:
+        return [calendars.check_calendar(name) for name in dict.fromkeys(value)]
+
+    @field_validator("closed")
+    @classmethod
+    def _closed(cls, value: list[date]) -> list[date]:
+        return sorted(set(value))
 
     @model_validator(mode="after")
     def _order(self) -> ScheduleIn:
@@ -158,6 +177,27 @@ class SequenceCreate(Strict):
     resume_policy: ResumePolicy = ResumePolicy.FREEZE
     stop_on_response: bool = True
     sender_id: str | None = None
+    # "recipient": the schedule's days and hours apply where each recipient lives (their
+    # contact's `timezone`; the schedule's own for one without).
+    window_in: WindowIn = WindowIn.SEQUENCE
+    # When a recipient replies or books a meeting, its colleagues (same company, else same
+    # work email domain) in this sequence, or in every sequence of the workspace, are paused
+    # (reason colleague_responded) or stopped.
+    on_colleague_response: ColleagueRule = ColleagueRule.NONE
+    colleague_scope: ColleagueScope = ColleagueScope.SEQUENCE
+
+    @model_validator(mode="after")
+    def _business_days_need_a_schedule(self) -> SequenceCreate:
+        if self.schedule is None:
+            counted = [i for i, step in enumerate(self.steps) if step.business_days]
+            if counted:
+                raise ValueError(
+                    f"steps {counted} count business days, which needs a schedule "
+                    "(its days, holidays and closed dates say which days are open)"
+                )
+            if self.window_in is WindowIn.RECIPIENT:
+                raise ValueError("window_in 'recipient' needs a schedule to apply")
+        return self
 
 
 class SequencePublic(BaseModel):
@@ -169,6 +209,9 @@ class SequencePublic(BaseModel):
     resume_policy: ResumePolicy
     stop_on_response: bool
     sender_id: str | None
+    window_in: WindowIn = WindowIn.SEQUENCE
+    on_colleague_response: ColleagueRule = ColleagueRule.NONE
+    colleague_scope: ColleagueScope = ColleagueScope.SEQUENCE
     counts: dict[str, int]
     sends_per_step: dict[int, int] = {}  # messages sent, by step index (from the ledger)
     created_at: Aware
@@ -192,6 +235,14 @@ class RecipientIn(Strict):
         ],
         Field(max_length=MAX_FIELDS),
     ] = {}
+    company: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    # Where the recipient lives (IANA): with window_in "recipient", their sending window.
+    timezone: str | None = Field(default=None, examples=["America/Los_Angeles"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else timing.check_time_zone(value)
 
     @model_validator(mode="after")
     def _reachable(self) -> RecipientIn:
@@ -252,6 +303,8 @@ class ContactOut(BaseModel):
     phone: str | None = None
     linkedin_url: str | None = None
     fields: dict[str, str] = {}
+    company: str | None = None
+    timezone: str | None = None
 
 
 class PauseOut(BaseModel):
@@ -470,6 +523,8 @@ class EventAnswer(BaseModel):
     matched: list[Matched]
     classification: str
     duplicate: bool = False  # true when this event id was already applied
+    # The responder's colleagues its sequence's on_colleague_response paused or stopped.
+    colleagues: list[Matched] = []
 
 
 class ReplyIn(BaseModel):

@@ -7,7 +7,8 @@ or remove one.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +34,7 @@ class StepDefinition(BaseModel):
     delay: timedelta
     delay_text: str | None = None  # the ISO-8601 text as the person wrote it
     content: StepContent = StepContent()
+    business_days: bool = False  # the delay's days count only the schedule's open days
 
 
 class SendingSchedule(BaseModel):
@@ -40,6 +42,31 @@ class SendingSchedule(BaseModel):
     days: list[str]
     start: time
     end: time
+    holidays: list[str] = []  # calendars: "FR", "US-CA" (domain/calendars.py)
+    closed: list[date] = []  # the sequence's own closed days
+    holiday_dates: list[date] = []  # the calendars' days, resolved when it was made
+
+    def closed_days(self) -> list[date]:
+        return [*self.closed, *self.holiday_dates]
+
+
+class WindowIn(StrEnum):
+    SEQUENCE = "sequence"  # the schedule's days and hours in its time zone
+    RECIPIENT = "recipient"  # … in each recipient's own (theirs if they have one)
+
+
+class ColleagueRule(StrEnum):
+    """What a response (a reply or a meeting; not an out-of-office) does to the responder's
+    colleagues (domain/colleagues.py) in the sequence, or in the workspace."""
+
+    NONE = "none"
+    PAUSE = "pause"
+    STOP = "stop"
+
+
+class ColleagueScope(StrEnum):
+    SEQUENCE = "sequence"
+    WORKSPACE = "workspace"
 
 
 class SequenceSettings(BaseModel):
@@ -47,6 +74,9 @@ class SequenceSettings(BaseModel):
     stop_on_response: bool = True
     schedule: SendingSchedule | None = None
     sender_id: str | None = None
+    window_in: WindowIn = WindowIn.SEQUENCE
+    on_colleague_response: ColleagueRule = ColleagueRule.NONE
+    colleague_scope: ColleagueScope = ColleagueScope.SEQUENCE
 
 
 class SequenceDefinition(BaseModel):
@@ -63,6 +93,8 @@ class Contact(BaseModel):
     phone: str | None = None
     linkedin_url: str | None = None
     fields: dict[str, str] = {}
+    company: str | None = None
+    timezone: str | None = None  # IANA; where the recipient lives
 
     def template_context(self) -> dict[str, Any]:
         return {
@@ -71,6 +103,7 @@ class Contact(BaseModel):
             "last_name": self.last_name,
             "phone": self.phone,
             "linkedin_url": self.linkedin_url,
+            "company": self.company,
             **self.fields,
         }
 

@@ -26,6 +26,7 @@ from domain.models import (
     StepContent,
     StepRecord,
     TimelineEntry,
+    WindowIn,
 )
 from domain.statuses import (
     AUTOMATIC_STEPS,
@@ -60,19 +61,27 @@ class Recipient:
         clock: Callable[[], datetime],
         on_change: Callable[[], None] = lambda: None,
         start_at: datetime | None = None,
+        timezone: str | None = None,
     ) -> None:
         self.state = state
         self.definition = definition
         self.start_at = start_at
+        self.timezone = timezone  # the recipient's own, if known
         self._clock = clock
         self._on_change = on_change
 
     @staticmethod
     def new_state(
-        definition: SequenceDefinition, start_at: datetime | None, now: datetime, enrolled_by: str
+        definition: SequenceDefinition,
+        start_at: datetime | None,
+        now: datetime,
+        enrolled_by: str,
+        timezone: str | None = None,
     ) -> RecipientState:
         start = start_at if start_at and start_at > now else now
-        due = start + definition.steps[0].delay
+        first = definition.steps[0]
+        window = window_of(definition, timezone)
+        due = timing.due_after(start, first.delay, window, business_days=first.business_days)
         return RecipientState(
             definition_version=definition.version,
             status=S.NOT_STARTED if start > now else S.IN_PROGRESS,
@@ -130,12 +139,7 @@ class Recipient:
         return self.steps_left() and self.definition.steps[st.current_step].type in AUTOMATIC_STEPS
 
     def window(self) -> timing.SendingWindow | None:
-        schedule = self.definition.settings.schedule
-        if schedule is None:
-            return None
-        return timing.SendingWindow.of(
-            schedule.timezone, schedule.days, schedule.start, schedule.end
-        )
+        return window_of(self.definition, self.timezone)
 
     def fire_at(self, due_at: datetime) -> datetime:
         """When the current step runs. The sending window is for automatic sends: a step for
@@ -416,11 +420,13 @@ class Recipient:
         elif not self.steps_left():
             self.finish(counted_from)
         else:
-            delay = self.definition.steps[st.current_step].delay
-            st.planned_at = st.due_at = counted_from + delay
+            step = self.definition.steps[st.current_step]
+            st.planned_at = st.due_at = timing.due_after(
+                counted_from, step.delay, self.window(), business_days=step.business_days
+            )
             if st.status is S.PAUSED:
                 # The step finished under a pause: the new delay stays frozen whole until resume.
-                st.remaining = delay
+                st.remaining = st.due_at - counted_from
                 if st.pause and st.pause.resume_to in (S.PENDING_ACTION, S.ERROR):
                     st.pause.resume_to = S.IN_PROGRESS
         self.bump()
@@ -530,3 +536,21 @@ class Recipient:
         elif kind is events.EventKind.OUT_OF_OFFICE and Action.PAUSE in self.allowed():
             return EventEffect.PAUSES
         return EventEffect.APPLIED
+
+
+def window_of(definition: SequenceDefinition, timezone: str | None) -> timing.SendingWindow | None:
+    """The sequence's sending window, in the recipient's time zone where the sequence says so
+    and the recipient has one."""
+    schedule = definition.settings.schedule
+    if schedule is None:
+        return None
+    window = timing.SendingWindow.of(
+        schedule.timezone,
+        schedule.days,
+        schedule.start,
+        schedule.end,
+        schedule.closed_days(),
+    )
+    if definition.settings.window_in is WindowIn.RECIPIENT and timezone:
+        return window.in_zone(timezone)
+    return window

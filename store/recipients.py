@@ -33,6 +33,8 @@ class NewContact:
     phone: str | None = None
     linkedin_url: str | None = None
     fields: dict[str, Any] | None = None
+    company: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,13 @@ class Recipients:
                         phone=contact.phone,
                         linkedin_url=contact.linkedin_url,
                         fields=contact.fields or {},
+                        company=contact.company,
+                        timezone=contact.timezone,
                     )
                     session.add(row)
+                else:  # known: what this enrollment says of the company and zone is newer
+                    row.company = contact.company or row.company
+                    row.timezone = contact.timezone or row.timezone
                 recipient_id = new_id(Prefix.RECIPIENT)
                 session.add(
                     RecipientRow(
@@ -315,6 +322,33 @@ class Recipients:
         )
         async with self.store.sessions() as session:
             return int(await session.scalar(query) or 0)
+
+    async def possible_colleagues(
+        self,
+        workspace: str,
+        sequence_id: str | None,
+        company: str | None,
+        domain: str | None,
+        but_contact: str,
+    ) -> list[RecipientRow]:
+        """Recipients (of one sequence, or of the workspace) whose contact names the same
+        company, or whose address is at `domain`: domain.colleagues decides among them."""
+        if not company and not domain:
+            return []
+        query = (
+            select(RecipientRow)
+            .join(ContactRow, ContactRow.id == RecipientRow.contact_id)
+            .where(RecipientRow.workspace == workspace, RecipientRow.contact_id != but_contact)
+        )
+        if sequence_id:
+            query = query.where(RecipientRow.sequence_id == sequence_id)
+        either = []
+        if company:
+            either.append(func.lower(ContactRow.company) == " ".join(company.lower().split()))
+        if domain:
+            either.append(RecipientRow.email.like(f"%@{domain}"))
+        async with self.store.sessions() as session:
+            return list(await session.scalars(query.where(or_(*either)).limit(10_000)))
 
     async def contacts_of(self, rows: Sequence[RecipientRow]) -> dict[str, ContactRow]:
         ids = list({row.contact_id for row in rows})

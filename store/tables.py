@@ -57,6 +57,8 @@ class ContactRow(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     linkedin_url: Mapped[str | None] = mapped_column(String(500))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    company: Mapped[str | None] = mapped_column(String(200), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -67,11 +67,17 @@ class RecipientWorkflow:
         self._changes = 0  # bumped by every change; the main loop sleeps until it moves
         self._clock_floor = datetime.min.replace(tzinfo=UTC)
         self._wake_for_projection = False
+        zone = input.contact.timezone
         state = input.state or Recipient.new_state(
-            input.definition, input.start_at, workflow.now(), input.enrolled_by
+            input.definition, input.start_at, workflow.now(), input.enrolled_by, zone
         )
         self._r = Recipient(
-            state, input.definition, clock=self._now, on_change=self._wake, start_at=input.start_at
+            state,
+            input.definition,
+            clock=self._now,
+            on_change=self._wake,
+            start_at=input.start_at,
+            timezone=zone,
         )
         self._dispatch = RecipientDispatch(self._r, input, self._wake)
         self._shown = RecipientShown(self._r, input)

@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api import colleague_rule
 from api import recipient_calls as calls
 from api.deps import CallerDep, ClientDep, StoreDep
 from api.problems import Problem
@@ -75,6 +76,15 @@ async def _tell(
     return list(await asyncio.gather(*(one(row) for row in rows)))
 
 
+async def _colleagues(
+    client: Client, store: Store, workspace: str, rows: list[RecipientRow], kind: EventKind
+) -> list[Matched]:
+    told: list[Matched] = []
+    for row in rows:
+        told += await colleague_rule.apply(client, store, workspace, row, kind)
+    return told
+
+
 @router.post("/replies", response_model=EventAnswer)
 async def reply(
     body: ReplyIn, caller: CallerDep, client: ClientDep, store: StoreDep
@@ -102,7 +112,8 @@ async def reply(
             details={"subject": body.subject[:200], "evidence": found.evidence},
         )
         matched = await _tell(client, caller.workspace, rows, event)
-        return EventAnswer(matched=matched, classification=found.kind.value)
+        told = await _colleagues(client, store, caller.workspace, rows, event.kind)
+        return EventAnswer(matched=matched, classification=found.kind.value, colleagues=told)
 
     return await _once(store, caller.workspace, "reply", body.event_id, apply)
 
@@ -197,6 +208,7 @@ async def meeting(
             details={"at": body.at.isoformat()} if body.at else {},
         )
         matched = await _tell(client, caller.workspace, rows, event)
-        return EventAnswer(matched=matched, classification="meeting")
+        told = await _colleagues(client, store, caller.workspace, rows, event.kind)
+        return EventAnswer(matched=matched, classification="meeting", colleagues=told)
 
     return await _once(store, caller.workspace, "meeting", body.event_id, apply)

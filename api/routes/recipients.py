@@ -158,6 +158,8 @@ async def enroll_recipients(
                     phone=contact.phone,
                     linkedin_url=contact.linkedin_url,
                     fields=contact.fields or {},
+                    company=contact.company,
+                    timezone=contact.timezone,
                 ),
                 definition=definition,
                 start_at=body.start_at,
