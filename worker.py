@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -29,6 +30,7 @@ from store.ledger import Ledger
 from store.migrate import upgrade_to_head
 from store.webhooks import Webhooks
 from workflows.client import connect_client
+from workflows.launch import start_deliverer
 from workflows.recipient import RecipientWorkflow
 from workflows.sequence import SequenceWorkflow
 from workflows.webhooks import WebhookEndpointWorkflow
@@ -107,6 +109,16 @@ def build_worker(
     )
 
 
+async def start_deliverers(client: Client, store: Store, settings: Settings) -> None:
+    """Every enabled webhook endpoint has its deliverer running (one already running is left
+    as it is): an endpoint enabled again just as its old deliverer ended is not left idle."""
+    for endpoint in await Webhooks(store).enabled():
+        try:
+            await start_deliverer(client, settings, endpoint.workspace, endpoint.id)
+        except RPCError as exc:
+            log.warning("webhook %s: deliverer not started: %s", endpoint.id, exc)
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     settings = get_settings()
@@ -137,6 +149,7 @@ async def main() -> None:
         settings.max_cached_workflows,
     )
     await shared_pool().start()
+    await start_deliverers(client, store, settings)
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing running activities")

@@ -35,6 +35,7 @@ from workflows.models import (
 )
 
 TIMEOUT = httpx.Timeout(10.0)
+ANSWER_WITHIN = 10.0  # seconds for a whole attempt
 READ_AT_MOST = 4096  # bytes of a receiver's answer we read (kept in the log, truncated)
 BATCH = 100
 FLUSH = 25  # deliveries logged per transaction
@@ -54,7 +55,13 @@ class WebhookSender:
         self.webhooks = webhooks
         self.dev_mode = dev_mode
         self.poll = poll.total_seconds()
-        self.http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+        # No keep-alive: connections go to checked addresses, and one tenant's TLS session
+        # must never serve another's name at the same address.
+        self.http = httpx.AsyncClient(
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     @activity.defn(name=contract.WEBHOOK_PENDING)
     async def webhook_pending(self, request: PendingRequest) -> list[int]:
@@ -94,6 +101,10 @@ class WebhookSender:
                 if len(log) >= FLUSH:
                     await self.webhooks.attempted(log)
                     log = []
+                    # Disabled, deleted or moved meanwhile: stop sending to what it was.
+                    latest = await self.webhooks.endpoint(request.endpoint_id)
+                    if latest is None or not latest.enabled or latest.url != due.url:
+                        return BatchResult(delivered=done + 1)
             return BatchResult(delivered=len(dues))
         finally:
             await self.webhooks.attempted(log)
@@ -140,12 +151,15 @@ class WebhookSender:
         status: int | None = None
         error: str | None = None
         try:
-            status, answer = await self._post(due.url, due.body, headers)
+            async with asyncio.timeout(ANSWER_WITHIN):  # the whole attempt, DNS included
+                status, answer = await self._post(due.url, due.body, headers)
             if not 200 <= status < 300:
                 error = f"answered {status}" + (f": {answer}" if answer else "")
                 if 300 <= status < 400:
                     error = f"answered {status}: redirects are not followed"
-        except (httpx.HTTPError, Refused, OSError) as exc:
+        except TimeoutError:
+            error = f"no answer within {ANSWER_WITHIN:.0f} s"
+        except Exception as exc:  # any failure is this attempt's, logged and retried
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return Attempt(
             delivery_id=due.delivery_id,
@@ -195,5 +209,6 @@ class WebhookSender:
             raise Refused(f"{host} does not resolve")
         for address in addresses:
             if not is_public(ipaddress.ip_address(address)):
-                raise Refused(f"{host} resolves to {address}, a private or reserved address")
+                # (Not which address: the log is the tenant's, the network is not.)
+                raise Refused(f"{host} resolves to a private or reserved address")
         return addresses[0]

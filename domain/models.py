@@ -103,7 +103,9 @@ class Contact(BaseModel):
             "last_name": self.last_name,
             "phone": self.phone,
             "linkedin_url": self.linkedin_url,
-            "company": self.company,
+            # Only when known: a template that names a missing company fails (strictly), it
+            # does not write "None".
+            **({"company": self.company} if self.company else {}),
             **self.fields,
         }
 

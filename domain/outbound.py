@@ -3,7 +3,9 @@
 A recipient's events come from its own history: each new timeline entry that a host cares
 about becomes an event, and a change of status becomes `recipient.status_changed`. They are
 numbered per recipient (`seq`), so a receiver can order them and an event keeps its id
-(`evt_<recipient>_<seq>`) however often it is written or delivered.
+(`evt_<recipient>_<seq>_<kind>`) however often it is written or delivered. The kind is in the
+id so that a history Temporal re-executes differently (a worker died between a write and its
+workflow task) can only add an event, never have a different one dropped as a duplicate.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def recipient_events(
         rid = ids["recipient_id"]
         events.append(
             OutboundEvent(
-                id=f"evt_{rid}_{seq}",
+                id=f"evt_{rid}_{seq}_{kind.value.split('.')[-1]}",
                 type=kind,
                 at=at,
                 data={**ids, "seq": seq, **data},

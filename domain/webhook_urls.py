@@ -21,6 +21,10 @@ def url_problem(url: str, *, dev_mode: bool) -> str | None:
     host = (parts.hostname or "").lower()
     if not host:
         return "a URL with a host is needed, like https://example.com/hooks"
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return "the host is not a valid name (each label at most 63 characters)"
     if parts.username or parts.password:
         return "credentials in the URL are not allowed; the signature authenticates us"
     if port == 0:
@@ -40,7 +44,19 @@ def url_problem(url: str, *, dev_mode: bool) -> str | None:
     return None if is_public(literal) else "private, loopback and reserved addresses are refused"
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """Global unicast, also for the IPv4 address an IPv6 one carries (mapped, NAT64, 6to4,
+    Teredo): 64:ff9b::a9fe:a9fe is 169.254.169.254 on a DNS64 network."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = (
+            address.ipv4_mapped
+            or address.sixtofour
+            or (address.teredo[1] if address.teredo else None)
+            or (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64 else None)
+        )
+        if carried is not None and not is_public(carried):
+            return False
     return address.is_global and not address.is_multicast

@@ -115,18 +115,20 @@ class Accounts:
         transaction."""
         async with self.store.sessions.begin() as session:
             before = await session.get(SenderRow, sender_id)
+            # Read before the update: the ORM refreshes `before` with the new values.
+            workspace, was = (before.workspace, before.status) if before else ("", None)
             await session.execute(
                 update(SenderRow).where(SenderRow.id == sender_id).values(**values)
             )
             status = values.get("status")
-            if before is not None and status is not None and status != before.status:
+            if before is not None and status is not None and status != was:
                 told = OutboundEvent(
                     id=new_id(Prefix.EVENT),
                     type=EventType.SENDER_STATUS_CHANGED,
                     at=datetime.now(UTC),
-                    data={"sender_id": sender_id, "from": before.status, "to": status},
+                    data={"sender_id": sender_id, "from": was, "to": status},
                 )
-                await enqueue(session, before.workspace, [told])
+                await enqueue(session, workspace, [told])
 
     async def erred_on_sender(self, workspace: str, sender_id: str) -> list[RecipientRow]:
         """Recipients in error because this sender was disconnected when their step was due."""

@@ -19,16 +19,18 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    String,
     Table,
+    Text,
     bindparam,
     delete,
     exists,
-    insert,
     literal,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.ids import Prefix
@@ -54,16 +56,16 @@ def types_of(row: WebhookEndpointRow) -> list[str]:
     return [t for t in row.event_types.split(",") if t]
 
 
-def _enqueue_statement() -> Any:
+def _enqueue_statement(dialect: Any) -> Any:
     e = WebhookEndpointRow.__table__
     d = WebhookDeliveryRow.__table__
     assert isinstance(e, Table) and isinstance(d, Table)
     chosen = select(
         e.c.id,
-        bindparam("p_mid"),
-        bindparam("p_type"),
-        bindparam("p_body"),
-        bindparam("p_rid"),
+        bindparam("p_mid", type_=String),
+        bindparam("p_type", type_=String),
+        bindparam("p_body", type_=Text),
+        bindparam("p_rid", type_=String),
         literal(PENDING),
         literal(0),
         bindparam("p_now", type_=DateTime(timezone=True)),
@@ -75,10 +77,12 @@ def _enqueue_statement() -> Any:
         ~exists().where(d.c.endpoint_id == e.c.id, d.c.message_id == bindparam("p_mid")),
     )
     columns = ["endpoint_id", "message_id", "type", "body", "recipient_id", "state", "attempts"]
-    return insert(d).from_select([*columns, "created_at"], chosen)
+    # NOT EXISTS keeps a rewrite from adding a row; ON CONFLICT keeps two writers of the same
+    # event at once (PostgreSQL) from failing the transaction they are in.
+    return dialect.insert(d).from_select([*columns, "created_at"], chosen).on_conflict_do_nothing()
 
 
-_ENQUEUE = _enqueue_statement()
+_ENQUEUE = {"sqlite": _enqueue_statement(sqlite), "postgresql": _enqueue_statement(postgresql)}
 
 
 async def enqueue(session: AsyncSession, workspace: str, events: Sequence[OutboundEvent]) -> None:
@@ -100,7 +104,7 @@ async def enqueue(session: AsyncSession, workspace: str, events: Sequence[Outbou
         }
         for event in events
     ]
-    await session.execute(_ENQUEUE, params)
+    await session.execute(_ENQUEUE[session.get_bind().dialect.name], params)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,12 @@ class Webhooks:
         async with self.store.sessions() as session:
             return await session.get(WebhookEndpointRow, endpoint_id)
 
+    async def enabled(self) -> list[WebhookEndpointRow]:
+        """Every workspace's enabled endpoints (the worker makes sure each has a deliverer)."""
+        query = select(WebhookEndpointRow).where(WebhookEndpointRow.enabled.is_(True))
+        async with self.store.sessions() as session:
+            return list(await session.scalars(query))
+
     async def all(self, workspace: str) -> list[WebhookEndpointRow]:
         query = select(WebhookEndpointRow).where(WebhookEndpointRow.workspace == workspace)
         async with self.store.sessions() as session:
@@ -204,7 +214,8 @@ class Webhooks:
     async def rotate(self, endpoint_id: str) -> None:
         async with self.store.sessions.begin() as session:
             row = await session.get(WebhookEndpointRow, endpoint_id)
-            assert row is not None
+            if row is None:
+                return  # deleted meanwhile: the caller answers 404
             row.previous_secret = row.secret
             row.previous_until = datetime.now(UTC) + PREVIOUS_SECRET_SIGNS_FOR
             row.secret = new_secret()
@@ -339,7 +350,8 @@ class Webhooks:
 
     async def give_up(self, endpoint_id: str, delivery_id: int, reason: str) -> None:
         """Retried for as long as we promise: the delivery failed, the endpoint is disabled
-        (its later events wait, kept, until it is enabled again)."""
+        (what was pending waits, kept, until it is enabled again; new events are not kept
+        for it meanwhile)."""
         async with self.store.sessions.begin() as session:
             await session.execute(
                 update(WebhookDeliveryRow)

@@ -11,6 +11,7 @@ from temporalio.common import (
 )
 
 from domain.statuses import RecipientStatus
+from settings import Settings
 from workflows.contract import (
     SEQUENCE_KEY,
     STATUS_KEY,
@@ -84,5 +85,22 @@ async def start_webhook_endpoint(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes(
             [SearchAttributePair(WORKSPACE_KEY, input.workspace)]
+        ),
+    )
+
+
+async def start_deliverer(
+    client: Client, settings: Settings, workspace: str, endpoint_id: str
+) -> WorkflowHandle[WebhookEndpointWorkflow, str]:
+    """An endpoint's deliverer with the retry timing the settings say."""
+    return await start_webhook_endpoint(
+        client,
+        settings.task_queue,
+        WebhookEndpointInput(
+            workspace=workspace,
+            endpoint_id=endpoint_id,
+            first_retry=settings.webhook_first_retry,
+            max_retry=settings.webhook_max_retry,
+            give_up_after=settings.webhook_give_up_after,
         ),
     )

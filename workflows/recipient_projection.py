@@ -131,7 +131,12 @@ class RecipientShown:
         next_at = self._show() if self._projected_version < st.version else recipient.next_step_at()
         self._projected_version = max(self._projected_version, st.version)
         self.stale = False
-        return self._projection(st.version, next_at)
+        projection = self._projection(st.version, next_at)
+        # The caller's write may fail or never happen (its worker dies): our next projection
+        # carries these events again (the store keeps an event once, by its id).
+        assert st.announced is not None
+        st.announced.unwritten = [e.model_dump(mode="json") for e in projection.events]
+        return projection
 
     def _show(self) -> datetime | None:
         """The state in the Temporal UI: search attributes and a one-line summary."""

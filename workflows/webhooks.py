@@ -4,8 +4,8 @@ In order per endpoint is what keeps each recipient's events in the order they ha
 at a time means a failing endpoint holds back only its own deliveries, never another
 endpoint's or a recipient's progress. A failed delivery is retried by its activity's retry
 policy (exponential back-off, for up to three days by default, across worker and server
-restarts); after that the endpoint is disabled with the reason, and its later events wait
-in the store until it is enabled again.
+restarts); after that the endpoint is disabled with the reason: what was pending waits in the
+store until it is enabled again, and new events are not kept for it meanwhile.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class WebhookEndpointWorkflow:
                             first_retry=input.first_retry,
                         ),
                         start_to_close_timeout=timedelta(seconds=30) * len(pending),
-                        heartbeat_timeout=timedelta(seconds=10),
+                        heartbeat_timeout=timedelta(seconds=30),
                         retry_policy=RetryPolicy(
                             maximum_interval=timedelta(seconds=10),
                             non_retryable_error_types=[contract.ENDPOINT_GONE],

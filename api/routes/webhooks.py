@@ -11,7 +11,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from temporalio.service import RPCError
 
 from api.deps import Caller, CallerDep, ClientDep, SettingsDep, StoreDep
@@ -35,8 +35,7 @@ from store.ids import new_id
 from store.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow
 from store.webhooks import Webhooks, types_of
 from workflows.contract import webhook_workflow_id
-from workflows.launch import start_webhook_endpoint
-from workflows.models import WebhookEndpointInput
+from workflows.launch import start_deliverer
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -76,17 +75,7 @@ async def _start_deliverer(
     client: ClientDep, settings: Settings, workspace: str, webhook_id: str
 ) -> None:
     async with within_deadline(f"webhook {webhook_id}"):
-        await start_webhook_endpoint(
-            client,
-            settings.task_queue,
-            WebhookEndpointInput(
-                workspace=workspace,
-                endpoint_id=webhook_id,
-                first_retry=settings.webhook_first_retry,
-                max_retry=settings.webhook_max_retry,
-                give_up_after=settings.webhook_give_up_after,
-            ),
-        )
+        await start_deliverer(client, settings, workspace, webhook_id)
 
 
 @router.post("", status_code=201, response_model=WebhookPublic)
@@ -200,7 +189,7 @@ async def deliveries(
     caller: CallerDep,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")] = None,
 ) -> DeliveryPage:
     """Newest first, each with every attempt (status code, duration, error)."""
     await _endpoint(store, caller, webhook_id)
@@ -215,7 +204,7 @@ async def deliveries(
 @router.post("/{webhook_id}/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
 async def retry(
     webhook_id: str,
-    delivery_id: int,
+    delivery_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     caller: CallerDep,
     client: ClientDep,
     store: StoreDep,

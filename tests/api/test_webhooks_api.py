@@ -69,5 +69,29 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_when_deliver
     store: Store,
 ) -> None:
     sender = WebhookSender(Webhooks(store), dev_mode=False, poll=timedelta(seconds=1))
-    with pytest.raises(Refused, match=r"resolves to 127\.0\.0\.1"):
+    with pytest.raises(Refused, match="resolves to a private or reserved address"):
         await sender._post("https://localhost/hooks", "{}", {})
+
+
+async def test_a_sender_s_disconnection_is_an_event_for_its_subscribers(api: Api) -> None:
+    hook = await api.http.post(
+        "/v1/webhooks",
+        json={"url": "https://hooks.example.com/x", "events": ["sender.status_changed"]},
+    )
+    sender = await api.http.post("/v1/senders", json={"name": "Box", "email": "box@acme.com"})
+    sid = sender.json()["id"]
+    changed = await api.http.patch(f"/v1/senders/{sid}", json={"status": "disconnected"})
+    assert changed.status_code == 200, changed.text
+    log = (await api.http.get(f"/v1/webhooks/{hook.json()['id']}/deliveries")).json()["items"]
+    assert [d["type"] for d in log] == ["sender.status_changed"]
+
+
+async def test_a_delivery_id_out_of_range_is_a_422_not_a_500(api: Api) -> None:
+    hook = await api.http.post(
+        "/v1/webhooks", json={"url": "https://hooks.example.com/x", "events": ["recipient.replied"]}
+    )
+    wid = hook.json()["id"]
+    for path in (f"deliveries/{2**40}/retry", "deliveries?cursor=99999999999999"):
+        method = "POST" if path.endswith("retry") else "GET"
+        answer = await api.http.request(method, f"/v1/webhooks/{wid}/{path}")
+        assert answer.status_code == 422, (path, answer.text)

@@ -30,7 +30,7 @@ def test_a_step_sent_then_a_pause_by_a_person() -> None:
     timeline = [entry("enrolled"), entry("step_sent", 1, step=0, type="email")]
     events, after = recipient_events(IDS, start, timeline, S.IN_PROGRESS, None)
     assert [(e.type, e.id, e.data["seq"]) for e in events] == [
-        (EventType.RECIPIENT_STEP_SENT, "evt_rcp_1_1", 1)
+        (EventType.RECIPIENT_STEP_SENT, "evt_rcp_1_1_step_sent", 1)
     ]
     assert after == Announced(entries=2, status=S.IN_PROGRESS, seq=1)
 
@@ -38,7 +38,10 @@ def test_a_step_sent_then_a_pause_by_a_person() -> None:
     timeline.append(entry("paused", 2, actor="ada", source="recipient", reason="holiday"))
     events, after = recipient_events(IDS, after, timeline, S.PAUSED, pause)
     [changed] = events
-    assert changed.type is EventType.RECIPIENT_STATUS_CHANGED and changed.id == "evt_rcp_1_2"
+    assert (
+        changed.type is EventType.RECIPIENT_STATUS_CHANGED
+        and changed.id == "evt_rcp_1_2_status_changed"
+    )
     assert changed.data == {
         **IDS,
         "seq": 2,
@@ -135,6 +138,9 @@ def test_however_the_history_is_cut_into_projections_the_events_are_the_same(
         ("ftp://hooks.example.com/", False, "must start with https://"),
         ("https:///nohost", False, "with a host"),
         ("https://hooks.example.com:99999/", False, "not a URL"),
+        ("https://[64:ff9b::a9fe:a9fe]/meta", False, "private, loopback and reserved"),  # NAT64
+        ("https://[2002:a00:1::]/hooks", False, "private, loopback and reserved"),  # 6to4 10/8
+        ("https://" + "a" * 64 + ".example.com/", False, "not a valid name"),
     ],
 )
 def test_which_urls_a_webhook_may_call(url: str, dev_mode: bool, refused: str | None) -> None:

@@ -203,3 +203,48 @@ async def test_the_sequence_pause_statement_holds_exactly_the_running_recipients
         shown = (row.status, row.pause_source)
         expected = ("paused", "sequence") if running else (status.value, None)
         assert shown == expected, (status, step)
+
+
+async def test_an_event_becomes_one_delivery_per_subscribed_endpoint_once(db: Store) -> None:
+    """The outbox statement on both databases: subscribed and enabled endpoints only,
+    per-recipient sequence events only where opted in, and a rewrite adds nothing."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from domain.outbound import EventType, OutboundEvent
+    from store.tables import WebhookDeliveryRow
+    from store.webhooks import Webhooks
+
+    hooks = Webhooks(db)
+    kinds = [EventType.RECIPIENT_STATUS_CHANGED, EventType.RECIPIENT_REPLIED]
+    plain = await hooks.create("acme", "https://a.example/h", kinds, None, False)
+    each = await hooks.create("acme", "https://b.example/h", kinds, None, True)
+    off = await hooks.create("acme", "https://c.example/h", kinds, None, False)
+    await hooks.change(off.id, enabled=False)
+    await hooks.create("acme", "https://d.example/h", [EventType.SEQUENCE_PAUSED], None, True)
+    await hooks.create("globex", "https://e.example/h", kinds, None, True)
+    now = datetime.now(UTC)
+    replied = OutboundEvent(
+        id="evt_r1_1_replied", type=EventType.RECIPIENT_REPLIED, at=now, data={}, recipient_id="r1"
+    )
+    held = OutboundEvent(
+        id="evt_r1_2_status_changed",
+        type=EventType.RECIPIENT_STATUS_CHANGED,
+        at=now,
+        data={},
+        recipient_id="r1",
+        via_sequence=True,
+    )
+    for _ in range(2):  # written twice: a retried projection
+        await hooks.publish("acme", [replied, held])
+    async with db.sessions() as session:
+        rows = list(await session.scalars(select(WebhookDeliveryRow)))
+    assert sorted((r.endpoint_id, r.message_id) for r in rows) == sorted(
+        [
+            (plain.id, replied.id),
+            (each.id, replied.id),
+            (each.id, held.id),
+        ]
+    )
+    assert {r.body for r in rows if r.message_id == replied.id} == {replied.body()}
