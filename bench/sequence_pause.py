@@ -169,6 +169,36 @@ class Child:
             self.proc.wait(5)
 
 
+def dev_server(tmp: Path, port: int) -> Child:
+    """A Temporal dev server on a SQLite file in `tmp`, with the WAL pragmas this 2-core
+    machine needs and our search attributes (not started yet)."""
+    return Child(
+        "temporal",
+        [
+            str(BIN / "temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--headless",
+            "--db-filename",
+            str(tmp / "temporal.db"),
+            "--log-level",
+            "error",
+            "--sqlite-pragma",
+            "journal_mode=WAL",
+            "--sqlite-pragma",
+            "synchronous=NORMAL",
+            *search_attribute_cli_flags(),
+        ],
+        dict(os.environ),
+        tmp / "temporal.log",
+        grace=10,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -355,34 +385,9 @@ class Bench:
     # -- setup --
 
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
-        temporal_cli = BIN / "temporal"
         port = free_port()
         self.address = f"127.0.0.1:{port}"
-        temporal = Child(
-            "temporal",
-            [
-                str(temporal_cli),
-                "server",
-                "start-dev",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--headless",
-                "--db-filename",
-                str(self.tmp / "temporal.db"),
-                "--log-level",
-                "error",
-                "--sqlite-pragma",
-                "journal_mode=WAL",
-                "--sqlite-pragma",
-                "synchronous=NORMAL",
-                *search_attribute_cli_flags(),
-            ],
-            dict(os.environ),
-            self.tmp / "temporal.log",
-            grace=10,
-        )
+        temporal = dev_server(self.tmp, port)
         self._spawn(temporal)
         self.temporal = temporal
         self.client = await self._connect(temporal)

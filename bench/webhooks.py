@@ -29,12 +29,11 @@ from pathlib import Path
 import httpx
 
 from api.app import create_app
-from bench.sequence_pause import BIN, Child, free_port, visibility, wait_until
+from bench.sequence_pause import Child, dev_server, free_port, visibility, wait_until
 from settings import Settings
 from store.db import Store
 from store.migrate import upgrade_to_head
 from workflows.client import connect_client
-from workflows.contract import search_attribute_cli_flags
 
 API_KEY, WORKSPACE, SECRET = "bench-key", "bench", "bench-token-secret-of-32-characters-or-more"
 BATCH = 1_000
@@ -71,30 +70,7 @@ class Arrivals:
 async def run(n: int, tmp: Path) -> None:
     port = free_port()
     address = f"127.0.0.1:{port}"
-    temporal = Child(
-        "temporal",
-        [
-            str(BIN / "temporal"),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--headless",
-            "--db-filename",
-            str(tmp / "temporal.db"),
-            "--log-level",
-            "error",
-            "--sqlite-pragma",
-            "journal_mode=WAL",
-            "--sqlite-pragma",
-            "synchronous=NORMAL",
-            *search_attribute_cli_flags(),
-        ],
-        dict(os.environ),
-        tmp / "temporal.log",
-    )
+    temporal = dev_server(tmp, port)
     db_url = f"sqlite+aiosqlite:///{tmp}/seqflow.db"
     task_queue = f"bench-hooks-{uuid.uuid4().hex[:8]}"
     env = {

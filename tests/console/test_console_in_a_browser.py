@@ -267,6 +267,16 @@ async def test_bulk_by_filter_edit_content_and_a_phone(
     await page.get_by_role("link", name="Designer No55").click()
     await expect(page.get_by_role("cell", name="A better subject")).to_be_visible()
 
+    # The other pages, as a person finds them (one screenshot each).
+    await page.goto(sequence_url)
+    await page.get_by_text("Actions", exact=True).first.click()
+    await page.get_by_role("menuitem", name="Errors").click()
+    await expect(page.get_by_role("heading", name=re.compile("Errors"))).to_be_visible()
+    await shot(page, "errors")
+    await page.get_by_role("link", name="Contacts").click()
+    await expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+    await shot(page, "contacts")
+
     # A phone: no page is wider than the screen.
     phone = await browser.new_page(viewport={"width": 390, "height": 844})
     await sign_in(phone, base)
