@@ -197,6 +197,11 @@ def _anchor(field: str) -> str:
     return field.replace(".", "-")
 
 
+def _listed(text: object) -> list[str]:
+    """A comma-separated field as its items."""
+    return [item.strip() for item in str(text or "").split(",") if item.strip()]
+
+
 def _sequence_from_form(form: Any) -> tuple[SequenceCreate | None, list[dict[str, str]]]:
     steps = []
     for i in range(STEP_ROWS):
@@ -207,7 +212,11 @@ def _sequence_from_form(form: Any) -> tuple[SequenceCreate | None, list[dict[str
             str(form.get(f"steps-{i}-subject") or ""),
             str(form.get(f"steps-{i}-body") or ""),
         )
-        step: dict[str, Any] = {"type": kind, "delay": str(form.get(f"steps-{i}-delay") or "")}
+        step: dict[str, Any] = {
+            "type": kind,
+            "delay": str(form.get(f"steps-{i}-delay") or ""),
+            "business_days": form.get(f"steps-{i}-business_days") == "1",
+        }
         if kind == StepType.TASK:
             step |= {"title": text or None, "notes": body or None}
         else:
@@ -221,6 +230,9 @@ def _sequence_from_form(form: Any) -> tuple[SequenceCreate | None, list[dict[str
         "resume_policy": str(form.get("resume_policy") or "freeze"),
         "stop_on_response": form.get("stop_on_response") == "1",
         "sender_id": str(form.get("sender_id") or "") or None,
+        "window_in": str(form.get("window_in") or "sequence"),
+        "on_colleague_response": str(form.get("on_colleague_response") or "none"),
+        "colleague_scope": str(form.get("colleague_scope") or "sequence"),
     }
     if form.get("timezone"):
         data["schedule"] = {
@@ -228,6 +240,8 @@ def _sequence_from_form(form: Any) -> tuple[SequenceCreate | None, list[dict[str
             "days": [str(d) for d in form.getlist("days")],
             "start": str(form.get("start") or ""),
             "end": str(form.get("end") or ""),
+            "holidays": _listed(form.get("holidays")),
+            "closed": _listed(form.get("closed")),
         }
     try:
         return SequenceCreate.model_validate(data), []

@@ -69,3 +69,40 @@ async def test_bulk_pause_of_sequences_says_which_were_not_eligible(api: Api) ->
     assert "Not eligible: Second — pause not possible when paused" in answer.text
     assert (await api.http.get(f"/v1/sequences/{first['id']}")).json()["status"] == "paused"
     await console.aclose()
+
+
+async def test_the_new_sequence_form_takes_holidays_business_days_and_the_colleague_rule(
+    api: Api,
+) -> None:
+    console, csrf = await signed_in(api, API_KEY)
+    form = {
+        "csrf": csrf,
+        "name": "Paris engineers",
+        "steps-0-type": "email",
+        "steps-0-delay": "P3D",
+        "steps-0-subject": "Hi",
+        "steps-0-body": "Hello",
+        "steps-0-business_days": "1",
+        "timezone": "Europe/Paris",
+        "days": ["mon", "tue", "wed", "thu", "fri"],
+        "start": "09:00",
+        "end": "17:00",
+        "holidays": "FR, US-CA",
+        "closed": "2026-12-24",
+        "window_in": "recipient",
+        "on_colleague_response": "pause",
+        "colleague_scope": "workspace",
+        "resume_policy": "freeze",
+        "stop_on_response": "1",
+    }
+    refused = await console.post("/sequences/new", data={**form, "holidays": "FR, XX"})
+    assert refused.status_code == 422 and "is not a holiday calendar" in refused.text
+    made = await console.post("/sequences/new", data=form, follow_redirects=True)
+    assert "Paris engineers created." in made.text
+    [sequence] = (await api.http.get("/v1/sequences")).json()["items"]
+    assert sequence["schedule"]["holidays"] == ["FR", "US-CA"]
+    assert sequence["schedule"]["closed"] == ["2026-12-24"]
+    assert sequence["steps"][0]["business_days"] is True
+    assert (sequence["window_in"], sequence["on_colleague_response"]) == ("recipient", "pause")
+    assert sequence["colleague_scope"] == "workspace"
+    await console.aclose()
