@@ -15,6 +15,7 @@ import asyncio
 import ipaddress
 import socket
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +40,7 @@ ANSWER_WITHIN = 10.0  # seconds for a whole attempt
 READ_AT_MOST = 4096  # bytes of a receiver's answer we read (kept in the log, truncated)
 BATCH = 100
 FLUSH = 25  # deliveries logged per transaction
+POOLS = 256  # host names with a connection pool kept open
 
 
 class Refused(Exception):
@@ -55,13 +57,20 @@ class WebhookSender:
         self.webhooks = webhooks
         self.dev_mode = dev_mode
         self.poll = poll.total_seconds()
-        # No keep-alive: connections go to checked addresses, and one tenant's TLS session
-        # must never serve another's name at the same address.
-        self.http = httpx.AsyncClient(
-            timeout=TIMEOUT,
-            follow_redirects=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
+        # One connection pool per host name: connections go to checked addresses, and a
+        # connection (its TLS session) made for one name never serves another name that
+        # shares its address.
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+
+    async def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.pop(host, None) or httpx.AsyncClient(
+            timeout=TIMEOUT, follow_redirects=False, limits=httpx.Limits(max_connections=4)
         )
+        self._clients[host] = client  # the newest last
+        while len(self._clients) > POOLS:
+            _, oldest = self._clients.popitem(last=False)
+            await oldest.aclose()
+        return client
 
     @activity.defn(name=contract.WEBHOOK_PENDING)
     async def webhook_pending(self, request: PendingRequest) -> list[int]:
@@ -187,10 +196,11 @@ class WebhookSender:
             target = urlunsplit(parts._replace(netloc=netloc))
             headers = {**headers, "host": parts.netloc}
             extensions = {"sni_hostname": host}
-        request = self.http.build_request(
+        http = await self._client(host)
+        request = http.build_request(
             "POST", target, content=body.encode(), headers=headers, extensions=extensions
         )
-        response = await self.http.send(request, stream=True)
+        response = await http.send(request, stream=True)
         try:
             read = b""
             async for chunk in response.aiter_raw():
