@@ -66,10 +66,13 @@ async def apply(
     who = responder.email or responder.id
     note = f"{who} {RESPONSES[kind]} (recipient {responder.id})"
     gate = asyncio.Semaphore(CONCURRENCY)
-    sequences = Sequences(store)
+    sequences = {sequence.id: sequence}  # each colleague's sequence, read once
+    for sid in {row.sequence_id for row in found} - sequences.keys():
+        if (other := await Sequences(store).get(workspace, sid)) is not None:
+            sequences[sid] = other
 
     async def one(row: RecipientRow) -> Matched | None:
-        own = await sequences.get(workspace, row.sequence_id)
+        own = sequences.get(row.sequence_id)
         if own is None:
             return None
         paused = status_of(own) is SequenceStatus.PAUSED

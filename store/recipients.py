@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Table, bindparam, delete, func, or_, select, update
 
+from domain.colleagues import company_key
 from domain.ids import Prefix
 from domain.outbound import EventType, OutboundEvent
 from domain.statuses import HoldSource, RecipientStatus
@@ -344,7 +345,7 @@ class Recipients:
             query = query.where(RecipientRow.sequence_id == sequence_id)
         either = []
         if company:
-            either.append(func.lower(ContactRow.company) == " ".join(company.lower().split()))
+            either.append(func.lower(func.trim(ContactRow.company)) == company_key(company))
         if domain:
             either.append(RecipientRow.email.like(f"%@{domain}"))
         async with self.store.sessions() as session:

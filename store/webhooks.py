@@ -162,8 +162,7 @@ class Webhooks:
         return row
 
     async def get(self, workspace: str, endpoint_id: str) -> WebhookEndpointRow | None:
-        async with self.store.sessions() as session:
-            row = await session.get(WebhookEndpointRow, endpoint_id)
+        row = await self.endpoint(endpoint_id)
         return row if row is not None and row.workspace == workspace else None
 
     async def endpoint(self, endpoint_id: str) -> WebhookEndpointRow | None:

@@ -64,6 +64,11 @@ def _refuse_url(url: str, settings: Settings) -> None:
         raise invalid([{"loc": ("body", "url"), "msg": problem}])
 
 
+def _refuse_disabled(row: WebhookEndpointRow) -> None:
+    if not row.enabled:
+        raise Problem(409, "Endpoint disabled", "enable it first (PATCH enabled: true)")
+
+
 async def _endpoint(store: Store, caller: Caller, webhook_id: str) -> WebhookEndpointRow:
     row = await Webhooks(store).get(caller.workspace, webhook_id)
     if row is None:
@@ -168,8 +173,7 @@ async def rotate_secret(webhook_id: str, caller: CallerDep, store: StoreDep) -> 
 async def test(webhook_id: str, caller: CallerDep, store: StoreDep) -> DeliveryOut:
     """Sends a `ping` (whatever the endpoint subscribed to); follow it in the deliveries."""
     row = await _endpoint(store, caller, webhook_id)
-    if not row.enabled:
-        raise Problem(409, "Endpoint disabled", "enable it first (PATCH enabled: true)")
+    _refuse_disabled(row)
     webhooks = Webhooks(store)
     event = OutboundEvent(
         id=new_id(Prefix.EVENT),
@@ -212,8 +216,7 @@ async def retry(
 ) -> DeliveryOut:
     """Deliver it again (same webhook-id), after the endpoint's pending ones before it."""
     row = await _endpoint(store, caller, webhook_id)
-    if not row.enabled:
-        raise Problem(409, "Endpoint disabled", "enable it first (PATCH enabled: true)")
+    _refuse_disabled(row)
     webhooks = Webhooks(store)
     if not await webhooks.requeue(webhook_id, delivery_id):
         raise not_found(f"delivery {delivery_id}")

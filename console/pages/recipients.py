@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from api.convert import situation_of
 from api.problems import Problem
 from api.routes.recipient_bulk import bulk_action
 from api.routes.recipients import enroll_recipients
@@ -38,7 +39,7 @@ from console.web import (
     zone_of,
 )
 from domain import actions
-from domain.statuses import LABELS, Action, RecipientStatus, SequenceStatus
+from domain.statuses import LABELS, Action, RecipientStatus, SequenceStatus, StepType
 from store.recipients import RecipientFilter, Recipients
 from store.sequences import Sequences, definition_of, status_of
 
@@ -85,6 +86,7 @@ async def _sequence_page(
     for r in found.items:
         name = row_name(r, contacts)
         allowed, blocked = row_actions(r, definition, paused)
+        situation = situation_of(r, definition, paused)
         shown.append(
             {
                 "id": r.id,
@@ -97,6 +99,9 @@ async def _sequence_page(
                 "pause": pause_text(r, zone_of(definition)),
                 "actions": [action_link(sequence_id, r.id, a) for a in allowed],
                 "blocked": [{"label": ACTION_LABELS[a], "why": BLOCKED_WHY} for a in blocked],
+                # What the bulk bar's Pause/Resume Selected may do with it (domain.actions).
+                "bulk_pause": actions.bulk_allowed(Action.PAUSE, situation),
+                "bulk_resume": actions.bulk_allowed(Action.RESUME, situation),
             }
         )
     counts = await Sequences(store).recipient_counts(sequence_id)
@@ -106,7 +111,7 @@ async def _sequence_page(
         )
     else:
         matching = counts.get(wanted.value, 0) if wanted else sum(counts.values())
-    query = {k: v for k, v in {"status": status, "q": q, "cursor": found.next_cursor}.items() if v}
+    query = _filter_query(status, q) | ({"cursor": found.next_cursor} if found.next_cursor else {})
     state = status_of(row)
     return page(
         request,
@@ -256,7 +261,7 @@ def _content_edit(form: Any, steps: Any) -> dict[str, Any]:
     task's two fields are its title and notes."""
     text = str(form.get("edit_step") or "")
     step = int(text) if text.isdigit() and int(text) < len(steps) else None
-    names = ("title", "notes") if step is not None and steps[step].type == "task" else None
+    names = ("title", "notes") if step is not None and steps[step].type is StepType.TASK else None
     fields = {
         name: str(form.get(f"edit_{given}"))
         for given, name in zip(("subject", "body"), names or ("subject", "body"), strict=True)

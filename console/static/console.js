@@ -26,8 +26,8 @@
   }
 
   // Sequences: "Pause (n)" / "Resume (n)" count the selected sequences each applies to.
-  // Recipients: Pause Selected needs every selected one In Progress or Error, Resume Selected
-  // every one Paused; otherwise the button is off and says why.
+  // Recipients: Pause Selected and Resume Selected are on only when every selected row allows
+  // them (the server renders that from domain.actions); otherwise the button says why.
   function updateBars() {
     const seq = document.getElementById("bulk-sequences");
     if (seq) {
@@ -40,16 +40,17 @@
     const rec = document.getElementById("bulk-recipients");
     if (rec) {
       // "Select all N matching" means rows this page does not show: the server checks them.
+      // Each row says what the bulk rule (domain.actions, on the server) allows it.
       const every = rec.querySelector("input[name=all_matching]:checked");
-      const statuses = every ? [] : [...rec.querySelectorAll("input[name=ids]:checked")].map((b) => b.closest("tr").dataset.status);
+      const boxes = every ? [] : [...rec.querySelectorAll("input[name=ids]:checked")];
       const rule = (button, ok, why) => {
         if (!button) return;
-        button.disabled = statuses.length > 0 && !ok;
+        button.disabled = boxes.length > 0 && !ok;
         button.title = button.disabled ? why : "";
       };
-      rule(rec.querySelector("button[value=pause]"), statuses.every((s) => s === "in_progress" || s === "error"),
+      rule(rec.querySelector("button[value=pause]"), boxes.every((b) => b.dataset.canPause === "true"),
         "Pause Selected needs every selected recipient In Progress or Error");
-      rule(rec.querySelector("button[value=resume]"), statuses.every((s) => s === "paused"),
+      rule(rec.querySelector("button[value=resume]"), boxes.every((b) => b.dataset.canResume === "true"),
         "Resume Selected needs every selected recipient Paused");
     }
   }

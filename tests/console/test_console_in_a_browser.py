@@ -246,6 +246,18 @@ async def test_bulk_by_filter_edit_content_and_a_phone(
     await page.get_by_role("button", name="Pause", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("now Paused")
 
+    # The bulk bar asks each row what the bulk rule allows it: a paused and a running one
+    # selected together can be neither paused nor resumed in bulk.
+    await page.goto(sequence_url)
+    await page.get_by_label("Select Designer No07").check()
+    await expect(page.get_by_role("button", name="Resume Selected")).to_be_enabled()
+    await page.get_by_label("Select Designer No00").check()
+    for name in ("Pause Selected", "Resume Selected"):
+        await expect(page.get_by_role("button", name=name)).to_be_disabled()
+    await expect(page.get_by_role("button", name="Pause Selected")).to_have_attribute(
+        "title", "Pause Selected needs every selected recipient In Progress or Error"
+    )
+
     # The 59 still In Progress, paused in one go by the filter.
     await page.goto(sequence_url)
     await page.get_by_label("Status").select_option(label="In Progress")
