@@ -19,6 +19,7 @@ COPY api/ api/
 COPY store/ store/
 COPY devstack/ devstack/
 COPY console/ console/
+COPY observability/ observability/
 RUN pip install . && rm -rf /src
 
 # Unprivileged runtime user. Its home is the working directory, so the relative `.data/`

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     # re-imports the workflow module for each instance (memory, and ~2x the CPU of a replay).
     workflow_sandbox: bool = False
 
+    # Prometheus metrics of a worker (docs/observability.md): seqflow's own on
+    # worker_metrics_port, the Temporal SDK's (served by its core) on worker_sdk_metrics_port,
+    # both at /metrics on metrics_host. None: not served (tests, unless one asks). The API
+    # serves its own at /metrics on its port.
+    worker_metrics_port: int | None = None
+    worker_sdk_metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+
     def token_secret_bytes(self) -> bytes:
         """The secret new tokens are signed with."""
         return self.token_secret.get_secret_value().encode()

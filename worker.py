@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.bulk import RecipientBulkHolds
 from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
 from activities.dispatch import StepDispatcher, UnsubscribeLinks
 from activities.fanout import SequenceFanOut
@@ -24,11 +25,13 @@ from activities.projection import StoreProjector
 from activities.rendering import shared_pool
 from activities.webhooks import WebhookSender
 from domain.statuses import StepType
+from observability import logs, metrics
 from settings import Settings, get_settings
 from store.db import Store
 from store.ledger import Ledger
 from store.migrate import upgrade_to_head
 from store.webhooks import Webhooks
+from workflows.bulk import RecipientBulkWorkflow
 from workflows.client import connect_client
 from workflows.launch import start_deliverer
 from workflows.recipient import RecipientWorkflow
@@ -37,7 +40,7 @@ from workflows.webhooks import WebhookEndpointWorkflow
 
 log = logging.getLogger("seqflow.worker")
 
-WORKFLOWS = [RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow]
+WORKFLOWS = [RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow, RecipientBulkWorkflow]
 
 # Pure libraries the workflows use (templates for content previews, pydantic models) are
 # passed through the sandbox whole: they are deterministic and re-importing them per run is slow.
@@ -87,6 +90,7 @@ def build_worker(
     dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)
     projector = StoreProjector(store)
     fan_out = SequenceFanOut(client, store)
+    bulk = RecipientBulkHolds(client, store)
     # dev_mode: webhooks may go to http://127.0.0.1 (a receiver on this machine).
     webhooks = WebhookSender(Webhooks(store), dev_mode=dev_mode, poll=webhook_poll)
     return Worker(
@@ -98,7 +102,9 @@ def build_worker(
             dispatcher.dispatch_step,
             projector.project_recipient,
             projector.read_sequence_state,
+            projector.read_starting_holds,
             fan_out.fan_out_sequence_state,
+            bulk.apply_bulk_hold,
             webhooks.webhook_pending,
             webhooks.webhook_deliver,
             webhooks.webhook_deliver_batch,
@@ -120,12 +126,16 @@ async def start_deliverers(client: Client, store: Store, settings: Settings) -> 
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     settings = get_settings()
+    logs.configure("worker", dev_mode=settings.dev_mode)
     settings.refuse_unsafe_production()
     await upgrade_to_head(settings.database_url)
     store = Store.connect(settings.database_url)
-    client = await connect_client(settings)
+    # Two metrics ports: the SDK's, served by its core from this runtime, and seqflow's own
+    # (prometheus_client); observability/metrics.py says why.
+    runtime = metrics.temporal_runtime(settings.worker_sdk_metrics_port, settings.metrics_host)
+    client = await connect_client(settings, runtime=runtime)
+    metrics.serve(settings.worker_metrics_port, settings.metrics_host)
     worker = build_worker(
         client,
         task_queue=settings.task_queue,

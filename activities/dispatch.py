@@ -25,6 +25,7 @@ from domain.ids import message_id
 from domain.statuses import StepType
 from domain.templates import TemplateProblem
 from domain.unsubscribe import make_token, unsubscribe_url
+from observability import logs, metrics
 from store.ledger import Claim, ClaimResult, Ledger, Outbound, next_day
 from workflows import contract
 from workflows.models import DispatchRequest, DispatchResult
@@ -63,11 +64,18 @@ class StepDispatcher:
         # must not look like a dead worker (a heartbeat timeout would cancel working attempts).
         beating = asyncio.create_task(_heartbeat_forever())
         try:
-            try:
-                message = await self.prepare(request)
-            except (ChannelError, TemplateProblem) as exc:
-                raise _business_error(exc.cause, exc.detail) from None
-            return await self._claim_and_send(request, message)
+            with logs.bound(
+                workspace=request.workspace,
+                sequence_id=request.sequence_id,
+                recipient_id=request.recipient_id,
+                step=request.step,
+            ):
+                try:
+                    message = await self.prepare(request)
+                except (ChannelError, TemplateProblem) as exc:
+                    metrics.dispatched(request.type, "invalid", request.workspace)
+                    raise _business_error(exc.cause, exc.detail) from None
+                return await self._claim_and_send(request, message)
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -96,6 +104,9 @@ class StepDispatcher:
             # was scheduled, and the hand-over grace counts from the real claim).
             now=max(activity.info().current_attempt_scheduled_time, datetime.now(UTC)),
         )
+        if claim.claim is not Claim.CLAIMED:
+            # already_sent, or a refusal (held, suppressed, sender_capped, …): as it is named
+            metrics.dispatched(request.type, claim.claim.value, request.workspace)
         if claim.claim is Claim.ALREADY_SENT:
             return DispatchResult(
                 message_id=message.message_id, sent_at=datetime.now(UTC), already_sent=True
@@ -110,17 +121,21 @@ class StepDispatcher:
         except ChannelError as exc:
             uncertain = exc.cause == FailureCause.DELIVERY_UNCERTAIN
             state = "uncertain" if uncertain else "failed"
+            metrics.dispatched(request.type, state, request.workspace)
             await self.ledger.finish(claim.row_id, state)
             raise _business_error(exc.cause, exc.detail) from None
         except asyncio.CancelledError:
             # The channel contract: cancelled means nothing was handed over (see Channel).
+            metrics.dispatched(request.type, "cancelled", request.workspace)
             await asyncio.shield(self.ledger.finish(claim.row_id, "released"))
             raise
         except Exception:
             # Transient (connection refused, 4xx): nothing was accepted; Temporal retries
             # and the row may be claimed again.
+            metrics.dispatched(request.type, "error", request.workspace)
             await self.ledger.finish(claim.row_id, "failed")
             raise
+        metrics.dispatched(request.type, "sent", request.workspace)
         await asyncio.shield(self.ledger.finish(claim.row_id, "sent", provider_id))
         activity.logger.info("step %s sent as %s", request.step, provider_id)
         return DispatchResult(message_id=message.message_id, sent_at=datetime.now(UTC))
@@ -224,6 +239,8 @@ def _refusal(claim: ClaimResult) -> ApplicationError:
         return _not_sent_yet(
             NotSentYet.SENDER_CAPPED, "the sender reached its daily cap", next_day(now).isoformat()
         )
+    if claim.claim is Claim.SENDER_AWAY:
+        return _not_sent_yet(NotSentYet.SENDER_AWAY, "the sender is on vacation", claim.vacations)
     if claim.claim is Claim.HELD:
         return _not_sent_yet(NotSentYet.HELD, "a pause is on its way to the recipient")
     if claim.claim is Claim.SUPPRESSED:

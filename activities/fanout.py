@@ -30,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.projection import projected
 from domain.outbound import EventType, OutboundEvent
 from domain.statuses import SequenceStatus
+from observability import metrics
 from store.db import Store
 from store.holds import PauseBarrier
 from store.recipients import Recipients
@@ -91,16 +92,18 @@ class SequenceFanOut:
 
         recipients = Recipients(self.store)
         descending = request.change is not None and request.change.epoch % 2 == 1
-        while True:
-            page = await recipients.ids_page(
-                request.sequence_id, cursor, PAGE, descending=descending
-            )
-            if not page:
-                return reached
-            answers = await asyncio.gather(*(reach(rid) for rid in page))
-            await recipients.project([projected(a) for a in answers if a is not None])
-            cursor, reached = page[-1], reached + len(page)
-            activity.heartbeat(cursor, reached)
+        with metrics.fanning_out(*_what_changed(request)) as progress:
+            while True:
+                page = await recipients.ids_page(
+                    request.sequence_id, cursor, PAGE, descending=descending
+                )
+                if not page:
+                    return reached
+                answers = await asyncio.gather(*(reach(rid) for rid in page))
+                await recipients.project([projected(a) for a in answers if a is not None])
+                cursor, reached = page[-1], reached + len(page)
+                activity.heartbeat(cursor, reached)
+                progress.reached(len(page))
 
     async def _tell(self, request: FanOutRequest) -> None:
         """The sequence's change, told to webhooks once (its id is the change's own)."""
@@ -127,15 +130,30 @@ class SequenceFanOut:
         await Webhooks(self.store).publish(request.workspace, [told])
 
 
+def _what_changed(request: FanOutRequest) -> tuple[str, datetime]:
+    """The kind of change (a metric label) and when it was acknowledged: its own moment, or
+    for one that carries none (an edit, vacations) when the sequence workflow scheduled this
+    fan-out."""
+    if request.change is not None:
+        return "state", request.change.at
+    if request.sender is not None:
+        return "sender", request.sender.at
+    if request.vacations is not None:
+        return "vacations", activity.info().scheduled_time
+    return "content", activity.info().scheduled_time
+
+
 async def _deliver(
     handle: WorkflowHandle[Any, Any], request: FanOutRequest
 ) -> RecipientProjection | None:
     """One recipient: a pause/resume as an update (idempotent by epoch: a repeat answers
-    with the current projection), edits as signals (idempotent by version)."""
+    with the current projection), edits and vacations as signals (idempotent by version)."""
     if request.change is not None:
         return await handle.execute_update(RecipientWorkflow.apply_sequence_state, request.change)
     if request.content is not None:
         await handle.signal(RecipientWorkflow.sequence_content, request.content)
     if request.sender is not None:
         await handle.signal(RecipientWorkflow.sequence_sender, request.sender)
+    if request.vacations is not None:
+        await handle.signal(RecipientWorkflow.sender_vacations, request.vacations)
     return None

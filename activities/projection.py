@@ -9,10 +9,16 @@ from temporalio import activity
 
 from domain.statuses import SequenceStatus
 from store.db import Store
+from store.holds import PauseBarrier
 from store.recipients import Projected, Recipients
 from store.sequences import Sequences
 from workflows import contract
-from workflows.models import RecipientProjection, SequenceStateChange
+from workflows.models import (
+    RecipientProjection,
+    SenderVacations,
+    SequenceStateChange,
+    StartingHolds,
+)
 
 
 def projected(p: RecipientProjection) -> Projected:
@@ -50,3 +56,14 @@ class StoreProjector:
             return SequenceStateChange(epoch=0, paused=False, at=datetime.now(UTC))
         paused = state.status is SequenceStatus.PAUSED
         return SequenceStateChange(epoch=state.epoch, paused=paused, at=state.at)
+
+    @activity.defn(name=contract.READ_STARTING_HOLDS)
+    async def read_starting_holds(self, sequence_id: str) -> StartingHolds:
+        """The sequence's newest pause/resume and its sender's vacations."""
+        sequence = await self.read_sequence_state(sequence_id)
+        found = await PauseBarrier(self.store).vacations_for(sequence_id)
+        if found is None:
+            return StartingHolds(sequence=sequence)
+        sender_id, version, spans = found
+        told = SenderVacations(sender_id=sender_id, version=version, vacations=spans)
+        return StartingHolds(sequence=sequence, vacations=told)

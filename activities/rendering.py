@@ -23,6 +23,7 @@ from typing import Any
 
 from domain.failures import FailureCause
 from domain.templates import TemplateProblem, render, trial
+from observability import metrics
 
 log = logging.getLogger("seqflow.rendering")
 
@@ -119,16 +120,18 @@ class RenderPool:
         send does not wait for Python and Jinja to start in them."""
         await self._executor()
 
-    async def _run(self, tenant: str, function: Any, *args: Any) -> Any:
-        """Run in a free process: the deadline counts the render itself, never a queue.
-        One tenant holds at most all processes but one, so others always find one."""
+    async def _run(self, tenant: str, call: str, function: Any, *args: Any) -> Any:
+        """Run in a free process: the deadline counts the render itself, never a queue (nor
+        does its metric, `call` naming it). One tenant holds at most all processes but one,
+        so others always find one."""
         self._this_loop()
         async with self._tenant_turn(tenant), self._free_process():
             for _ in range(RESTARTS):
                 pool = await self._executor()
                 try:
                     future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
-                    return await asyncio.wait_for(future, RENDER_DEADLINE)
+                    with metrics.rendering(call):
+                        return await asyncio.wait_for(future, RENDER_DEADLINE)
                 except TimeoutError:
                     log.warning(
                         "a render of %s passed its %.1f s deadline", tenant, RENDER_DEADLINE
@@ -176,7 +179,7 @@ class RenderPool:
         `tenant` (the workspace) shares the processes fairly with the others."""
         try:
             results: list[_Rendered] = await self._run(
-                tenant, _render_fields, dict(fields), dict(context)
+                tenant, "render", _render_fields, dict(fields), dict(context)
             )
         except TimeoutError:
             raise TemplateProblem(
@@ -201,7 +204,7 @@ class RenderPool:
         if not wanted:
             return {}
         try:
-            found: dict[str, str] = await self._run(tenant, _trial_fields, wanted)
+            found: dict[str, str] = await self._run(tenant, "check", _trial_fields, wanted)
             return found
         except (TimeoutError, MemoryError) as exc:
             if len(wanted) > 1:  # find the field that does it

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
 from activities.rendering import shared_pool
@@ -24,10 +26,18 @@ from api.routes import (
     webhooks,
 )
 from console import app as console
+from observability import metrics
+from observability.http import RequestObserver
 from settings import Settings, get_settings
 from store.db import Store
+from store.ledger import Ledger
 from store.migrate import upgrade_to_head
 from workflows.client import connect_client
+
+log = logging.getLogger("seqflow.api")
+
+# The ledger's uncertain count is read when /metrics is scraped, at most this often (seconds).
+LEDGER_COUNT_EVERY = 10.0
 
 
 def create_app(
@@ -78,9 +88,34 @@ def create_app(
     app.include_router(contacts.router)
     app.include_router(inbound_endpoints.router)
     app.include_router(webhooks.router)
+    app.add_middleware(RequestObserver)
+    app.state.ledger_counted_at = None
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus' scrape (docs/observability.md): unauthenticated, like /healthz; keep
+        it off the public internet (it names workspaces and routes, never recipients)."""
+        await _count_uncertain(request.app)
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     console.install(app)  # last: its routes never shadow the API's
     if settings.dev_mode:
         from api.routes import dev  # only in `make run`: lists what the local SMTP sink got
 
         app.include_router(dev.router)
     return app
+
+
+async def _count_uncertain(app: FastAPI) -> None:
+    """The ledger's uncertain deliveries, counted now unless counted a moment ago; a store
+    that does not answer leaves the last count (and says so) rather than failing the scrape."""
+    now = time.monotonic()
+    counted_at = app.state.ledger_counted_at
+    if counted_at is not None and now - counted_at < LEDGER_COUNT_EVERY:
+        return
+    app.state.ledger_counted_at = now
+    try:
+        metrics.ledger_uncertain(await Ledger(app.state.store).uncertain_count())
+    except Exception as exc:
+        log.warning("metrics: the ledger's uncertain count is not available: %s", exc)

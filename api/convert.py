@@ -20,7 +20,7 @@ from domain.models import (
     StepContent,
     StepDefinition,
 )
-from domain.statuses import RecipientStatus
+from domain.statuses import HoldSource, RecipientStatus
 from store.sequences import definition_of, status_of
 from store.tables import RecipientRow, SequenceRow
 from workflows.models import RecipientView
@@ -104,6 +104,8 @@ def situation_of(
         [step.type for step in definition.steps],
         stop_on_response=definition.settings.stop_on_response,
         sequence_paused=sequence_paused,
+        # The store keeps the first hold only: enough to know one the sender's resume lifts.
+        held_by=[HoldSource.SENDER] if row.pause_source == HoldSource.SENDER.value else None,
     )
 
 

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from activities.rendering import RenderPool
 from api.problems import Problem
+from observability import logs
 from settings import Settings
 from store.db import Store
 
@@ -49,6 +50,8 @@ def get_caller(
     owner = request.app.state.api_keys.get(credentials.credentials)
     if owner is None:
         raise Problem(401, "Unauthorized", "this API key is not known")
+    # The request's log lines name its workspace and the ids of its path.
+    logs.note(workspace=owner.workspace, **request.path_params)
     return Caller(workspace=owner.workspace, actor=owner.user)
 
 

@@ -34,8 +34,9 @@ from api.temporal_errors import (
     within_deadline,
 )
 from domain import actions
-from domain.statuses import Action, SequenceStatus
+from domain.statuses import Action, HoldSource, SequenceStatus
 from domain.templates import TemplateProblem
+from observability import metrics
 from store.db import Store
 from store.holds import PauseBarrier
 from store.recipients import Recipients
@@ -120,12 +121,18 @@ async def act(
         assert recipient_id is not None
         await barrier.raise_for_recipient(recipient_id)
     try:
-        return await _update(handle, action, payload)
+        answer = await _update(handle, action, payload)
     except BaseException:
         if barrier is not None:
             assert recipient_id is not None
             await barrier.lower_for_recipient(recipient_id)
         raise
+    # Acknowledged by the workflow (every path to a recipient's pause and resume comes here).
+    if action is Action.PAUSE:
+        metrics.hold_applied(HoldSource.RECIPIENT)
+    elif action is Action.RESUME:
+        metrics.hold_released(HoldSource.RECIPIENT)
+    return answer
 
 
 async def _update(

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -317,6 +318,16 @@ class PauseOut(BaseModel):
     resume_to: RecipientStatus = Field(description="the status a resume returns to")
 
 
+class HoldOut(BaseModel):
+    """One hold on a recipient; it advances only when none is left."""
+
+    source: HoldSource = Field(description="recipient (its own pause), sequence or sender")
+    reason: str | None = None
+    note: str | None = None
+    until: Aware | None = None
+    since: Aware = Field(validation_alias=AliasChoices("since", "paused_at"))
+
+
 class ErrorOut(BaseModel):
     step: int
     cause: str = Field(description="see docs/errors.md for every cause and its fix")
@@ -356,6 +367,9 @@ class RecipientPublic(BaseModel):
     timeline: list[TimelineEntryOut]
     in_flight: DispatchOutcome | None = Field(
         default=None, description="on a pause answer: what became of a dispatch under way"
+    )
+    holds: list[HoldOut] = Field(
+        default=[], description="every hold that applies while paused; `pause` is the first"
     )
 
 
@@ -482,6 +496,9 @@ class BulkRecipientResult(BaseModel):
     # stop / delete: the first call only previews and returns this token to confirm with
     confirmation_required: bool = False
     confirmation_token: str | None = None
+    # A large pause/resume: shown at once, each recipient reached after by this bulk's
+    # fan-out (`applied` says what the store shows; each recipient's view follows).
+    fan_out: str | None = None
 
 
 # ---- sequences in bulk -----------------------------------------------------------------
@@ -616,6 +633,28 @@ class SenderUpdate(BaseModel):
     daily_cap: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
+class VacationBody(Strict):
+    """A sender away: every recipient sending from it is held from `from` (now if left out)
+    to `until` (until someone resumes the sender if left out)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: AwareIn | None = Field(default=None, alias="from")
+    until: AwareIn | None = None
+    reason: Annotated[str, Field(max_length=200)] | None = None
+    note: Annotated[str, Field(max_length=5_000)] | None = None
+
+
+class VacationOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Aware = Field(alias="from", validation_alias=AliasChoices("from", "start"))
+    until: Aware | None = Field(default=None, validation_alias=AliasChoices("until", "end"))
+    reason: str | None = None
+    note: str | None = None
+    current: bool = Field(description="true while it holds; false while only planned")
+
+
 class SenderPublic(BaseModel):
     id: str
     name: str
@@ -624,6 +663,10 @@ class SenderPublic(BaseModel):
     daily_cap: int | None
     created_at: Aware
     recipients_retried: int | None = None
+    on_vacation: bool = False
+    vacations: list[VacationOut] = Field(
+        default=[], description="the one running now and those planned, merged where they overlap"
+    )
 
 
 # ---- development outbox (make run only) ------------------------------------------------

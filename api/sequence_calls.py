@@ -30,7 +30,8 @@ from api.temporal_errors import (
 )
 from domain.ids import Prefix
 from domain.models import SequenceDefinition, StepContent
-from domain.statuses import Action, SequenceStatus
+from domain.statuses import Action, HoldSource, SequenceStatus
+from observability import metrics
 from settings import Settings
 from store.db import Store
 from store.holds import PauseBarrier
@@ -43,6 +44,7 @@ from workflows.models import (
     ActionRequest,
     ChangeSenderRequest,
     EditStepRequest,
+    SenderVacations,
     SequenceInput,
     SequenceView,
 )
@@ -129,6 +131,11 @@ async def change_state(
         await _restore(handle, barrier, row, ask=rejected)
         with rejections_as_problems():
             raise
+    # Acknowledged by the sequence workflow: the hold its recipients are under changed.
+    if action is Action.PAUSE:
+        metrics.hold_applied(HoldSource.SEQUENCE)
+    else:
+        metrics.hold_released(HoldSource.SEQUENCE)
     # Unless a later change already answered: its own statement shows the store.
     await barrier.show_sequence_change(sequence_id, view.status, view.epoch, view.state_at)
 
@@ -214,6 +221,27 @@ async def change_sender(
     if view.status is SequenceStatus.ACTIVE:
         # (While paused the sequence holds them; its resume is the person's go-ahead.)
         await barrier.hold_for_sender_change(sequence_id)
+
+
+async def tell_vacations(
+    client: Client, workspace: str, sequence_ids: list[str], told: SenderVacations
+) -> None:
+    """A sender's vacations, to each sequence that sends from it; each fans them out to its
+    recipients. The ledger's barrier holds their messages already; this is for their clocks
+    and views. If a sequence cannot be told the caller answers 503 with the vacation recorded:
+    asking again tells every sequence again (recipients take the newest version)."""
+    gate = asyncio.Semaphore(8)
+
+    async def tell(sequence_id: str) -> None:
+        async with gate:
+            await _update(
+                handle_for(client, workspace, sequence_id),
+                "sender's vacation",
+                SequenceWorkflow.sender_vacations,
+                told,
+            )
+
+    await asyncio.gather(*(tell(sid) for sid in sequence_ids))
 
 
 async def _describe(handle: WorkflowHandle[SequenceWorkflow, SequenceView]) -> SequenceView:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from domain.statuses import (
     RESPONSE_STATUSES,
     Action,
+    HoldSource,
     RecipientStatus,
     SequenceStatus,
     StepType,
@@ -92,6 +93,9 @@ class RecipientSituation:
     steps_left: bool = True
     sequence_paused: bool = False
     current_step_type: StepType | None = None
+    # Every hold on a paused recipient (None: not known, as for a recipient from before holds
+    # composed; then a paused one is taken to hold on its own).
+    held_by: tuple[HoldSource, ...] | None = None
 
     @classmethod
     def of(
@@ -102,6 +106,7 @@ class RecipientSituation:
         *,
         stop_on_response: bool,
         sequence_paused: bool,
+        held_by: list[HoldSource] | None = None,
     ) -> RecipientSituation:
         """From what the workflow (or the store's projection) knows of a recipient."""
         steps_left = current_step < len(step_types)
@@ -111,6 +116,7 @@ class RecipientSituation:
             steps_left=steps_left,
             sequence_paused=sequence_paused,
             current_step_type=step_types[current_step] if steps_left else None,
+            held_by=tuple(held_by) if held_by is not None else None,
         )
 
     @property
@@ -119,6 +125,15 @@ class RecipientSituation:
         if self.status in RESPONSE_STATUSES and not self.steps_left:
             return True  # responded with stop-on-response off, and every step is done
         return ends_sequence(self.status, stop_on_response=self.stop_on_response)
+
+    @property
+    def held_only_by_others(self) -> bool:
+        """Paused, but not on its own: only its sender's (or sequence's) resume lifts it."""
+        return (
+            self.status is S.PAUSED
+            and self.held_by is not None
+            and HoldSource.RECIPIENT not in self.held_by
+        )
 
     @property
     def running(self) -> bool:
@@ -148,6 +163,8 @@ def allowed_actions(situation: RecipientSituation) -> list[Action]:
         allowed -= {a for a in _PERSON_ACTION.values() if a is not fitting}
     if situation.sequence_paused:
         allowed -= _BLOCKED_WHILE_SEQUENCE_PAUSED
+    if situation.held_only_by_others:
+        allowed.discard(A.RESUME)
     return [a for a in _ORDER if a in allowed]
 
 
@@ -170,6 +187,11 @@ def check(action: Action, situation: RecipientSituation) -> None:
         return
     if situation.sequence_paused and action in _BLOCKED_WHILE_SEQUENCE_PAUSED:
         reason = f"{action.value} is not possible while the sequence is paused"
+    elif action is A.RESUME and situation.held_only_by_others:
+        reason = (
+            "resume is not possible: the recipient is held by its sender's vacation, "
+            "not on its own; resume the sender"
+        )
     else:
         reason = f"{action.value} is not possible for a recipient in status {situation.status}"
     raise ActionRejected(action=action, status=situation.status, allowed=allowed, reason=reason)

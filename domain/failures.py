@@ -60,6 +60,7 @@ class NotSentYet(StrEnum):
     SUPPRESSED = "suppressed"  # the address is on the suppression list
     SENDER_CAPPED = "sender_capped"  # the sender's daily cap is reached: tomorrow
     SENDER_CHANGED = "sender_changed"  # the sequence sends from another sender now
+    SENDER_AWAY = "sender_away"  # the sender is on vacation: the details are its vacations
 
     @classmethod
     def of(cls, kind: str | None) -> NotSentYet | None:

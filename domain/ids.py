@@ -19,6 +19,7 @@ class Prefix(StrEnum):
     INBOUND_ENDPOINT = "inb"
     WEBHOOK = "whk"
     EVENT = "evt"
+    BULK = "blk"
 
 
 MESSAGE_ID_DOMAIN = "seqflow"

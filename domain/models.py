@@ -110,6 +110,15 @@ class Contact(BaseModel):
         }
 
 
+class Vacation(BaseModel):
+    """A sender away from `start` to `end` (None: until someone resumes it); domain/vacations.py."""
+
+    start: datetime
+    end: datetime | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
 # ---- recipient state ------------------------------------------------------------------------
 
 
@@ -167,7 +176,10 @@ class RecipientState(BaseModel):
     due_at: datetime | None = None
     # While paused: what was left of the current delay when the clock froze.
     remaining: timedelta | None = None
+    # The first hold that applies (what `pause` has always shown), and the others that came on
+    # top of it while it held: the clock froze with the first and thaws with the last.
     pause: PauseInfo | None = None
+    more_holds: list[PauseInfo] = []
     error: ErrorInfo | None = None
     manual_send_at: datetime | None = None
     steps: list[StepRecord]
@@ -185,6 +197,9 @@ class RecipientState(BaseModel):
     held_until: datetime | None = None
     # The newest sender change this recipient has seen (SenderChange.version).
     sender_version: int = 0
+    # The vacations of the sender this recipient sends from, as last told (SenderVacations).
+    sender_vacations: list[Vacation] = []
+    vacations_version: int = 0
     # Per step: how many times a person asked to try it again (the ledger's dispatch key).
     dispatch_rounds: dict[int, int] = {}
     # Inbound event ids already applied, so a redelivered webhook changes nothing.

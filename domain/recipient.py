@@ -5,16 +5,23 @@ The recipient workflow (workflows/recipient.py) owns waiting, the dispatch and t
 calls these for every change of state, so the rules of docs/time.md and
 docs/statuses-and-actions.md are written once, here. Every change bumps `state.version` (the
 store keeps the newest projection) and calls `on_change` (the workflow wakes its loop).
+
+Holds compose (docs/holds.md): a recipient advances only while no hold applies — its own
+pause, its sequence's, its sender's vacation. The first hold freezes the clock and is `pause`;
+holds that come on top wait in `more_holds`; each is lifted only by its own resume, and the
+clock thaws when the last one goes, so it counts the union of the held time once. Recipients
+started before composition (`composed=False`, workflow.patched) keep the one-hold rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain import actions, content, events, timing
+from domain import actions, content, events, timing, vacations
 from domain.actions import RecipientSituation
 from domain.failures import FailureCause, NotSentYet, fix_for
 from domain.models import (
@@ -26,6 +33,7 @@ from domain.models import (
     StepContent,
     StepRecord,
     TimelineEntry,
+    Vacation,
     WindowIn,
 )
 from domain.statuses import (
@@ -40,6 +48,13 @@ from domain.statuses import RecipientStatus as S
 
 # A dispatch the barrier (or a capped sender) refused is looked at again no sooner than this.
 HELD_RECHECK = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class VacationChange:
+    hold: bool  # True: held from `at`; False: the sender's hold lifts as of `at`
+    at: datetime
+    span: Vacation | None = None
 
 
 class EventEffect(StrEnum):
@@ -62,11 +77,13 @@ class Recipient:
         on_change: Callable[[], None] = lambda: None,
         start_at: datetime | None = None,
         timezone: str | None = None,
+        composed: bool = False,
     ) -> None:
         self.state = state
         self.definition = definition
         self.start_at = start_at
         self.timezone = timezone  # the recipient's own, if known
+        self.composed = composed  # holds compose (sender vacations, more_holds)
         self._clock = clock
         self._on_change = on_change
 
@@ -111,7 +128,18 @@ class Recipient:
             [step.type for step in self.definition.steps],
             stop_on_response=self.definition.settings.stop_on_response,
             sequence_paused=st.sequence_paused,
+            held_by=[hold.source for hold in self.holds()] if self.composed else None,
         )
+
+    def holds(self) -> list[PauseInfo]:
+        """Every hold that applies now, the first (the one that froze the clock) first."""
+        st = self.state
+        if st.status is not S.PAUSED or st.pause is None:
+            return []
+        return [st.pause, *st.more_holds]
+
+    def hold_of(self, source: HoldSource) -> PauseInfo | None:
+        return next((hold for hold in self.holds() if hold.source == source), None)
 
     def allowed(self) -> list[Action]:
         return actions.allowed_actions(self.situation())
@@ -206,7 +234,7 @@ class Recipient:
         until: datetime | None = None,
     ) -> None:
         """Paused on its own (a person, an out-of-office, a sender change), as of `at`."""
-        self._freeze(
+        self._add_hold(
             PauseInfo(
                 source=HoldSource.RECIPIENT,
                 reason=reason,
@@ -228,14 +256,67 @@ class Recipient:
 
     def hold_for_sequence(self, at: datetime) -> bool:
         """Held by its sequence's pause as of `at`, if it is running; paused, error and ended
-        recipients keep their status. True if it is held now."""
-        if not self.running():
-            return False
-        self._freeze(
-            PauseInfo(source=HoldSource.SEQUENCE, paused_at=at, resume_to=self.state.status)
+        recipients keep their status (a paused one is held by the sequence too, composed).
+        True if it was running and is held now."""
+        return self._hold_from(HoldSource.SEQUENCE, at)
+
+    def hold_for_sender(self, at: datetime, vacation: Vacation) -> bool:
+        """Held by its sender's vacation as of `at`: as a sequence pause holds it."""
+        return self._hold_from(
+            HoldSource.SENDER, at, reason=vacation.reason or "sender_away", note=vacation.note
         )
-        self.record("paused", SYSTEM, source=HoldSource.SEQUENCE.value, at=at.isoformat())
-        return True
+
+    def _hold_from(
+        self, source: HoldSource, at: datetime, reason: str | None = None, note: str | None = None
+    ) -> bool:
+        running = self.running()
+        if not running and not (self.composed and self.holds() and not self.hold_of(source)):
+            return False
+        self._add_hold(
+            PauseInfo(
+                source=source, reason=reason, note=note, paused_at=at, resume_to=self.state.status
+            )
+        )
+        self.record("paused", SYSTEM, source=source.value, reason=reason, at=at.isoformat())
+        return running
+
+    def _add_hold(self, hold: PauseInfo) -> None:
+        """The first hold freezes the clock; one on top of it only joins the list."""
+        st = self.state
+        if st.pause is None or st.status is not S.PAUSED:
+            self._freeze(hold)
+        else:
+            st.more_holds.append(hold)
+            self.bump()
+
+    def _lift(
+        self, source: HoldSource, actor: str, reason: str | None, at: datetime | None = None
+    ) -> None:
+        """One hold lifted as of `at` (now by default); the clock thaws with the last."""
+        st = self.state
+        hold = self.hold_of(source)
+        assert st.pause is not None and hold is not None
+        # Never as of before the hold began, nor before a hold lifted earlier: the union of
+        # the held time counts once, whatever order the lifts arrive in.
+        at = max(at or self.now(), hold.paused_at, self._last_lift())
+        if not st.more_holds:
+            self.resume(actor, reason, resumed_at=at)
+            return
+        if hold is st.pause:
+            first = st.more_holds.pop(0)
+            st.pause = first.model_copy(update={"resume_to": st.pause.resume_to})
+        else:
+            st.more_holds.remove(hold)
+        self.record("hold_lifted", actor, source=source.value, reason=reason, as_of=at.isoformat())
+
+    def _last_lift(self) -> datetime:
+        """The latest moment a hold of this pause was lifted as of (while others held on)."""
+        for entry in reversed(self.state.timeline):
+            if entry.kind == "hold_lifted":
+                return datetime.fromisoformat(str(entry.details["as_of"]))
+            if entry.kind == "resumed":
+                break
+        return datetime.min.replace(tzinfo=self.now().tzinfo)
 
     def _freeze(self, pause: PauseInfo) -> None:
         """The delay clock stops: what is left of it waits for the resume."""
@@ -287,13 +368,83 @@ class Recipient:
                 remaining=st.remaining,
                 planned_at=st.planned_at,
             )
-        st.pause, st.remaining, st.held_until = None, None, None
+        st.pause, st.remaining, st.held_until, st.more_holds = None, None, None, []
         self.set_status(target)
         self.record("resumed", actor, **({"reason": reason} if reason else {}))
 
+    def resume_own(self, actor: str, reason: str | None = None) -> None:
+        """A person's resume (or its `until`): lifts the recipient's own hold only."""
+        if self.composed:
+            self._lift(HoldSource.RECIPIENT, actor, reason)
+        else:
+            self.resume(actor, reason)
+
+    def own_until(self) -> datetime | None:
+        """When the recipient's own pause lifts by itself."""
+        if not self.composed:
+            return self.state.pause.until if self.state.pause else None
+        own = self.hold_of(HoldSource.RECIPIENT)
+        return own.until if own else None
+
     def pause_until_reached(self, now: datetime) -> bool:
-        pause = self.state.pause
-        return pause is not None and pause.until is not None and now >= pause.until
+        until = self.own_until()
+        return until is not None and now >= until
+
+    # ---- a sender's vacations ----------------------------------------------------------------
+
+    def take_vacations(self, spans: list[Vacation], version: int | None) -> None:
+        """The sender's vacations, as told by its fan-out (`version`) or by the ledger's barrier
+        (None: the newest the store has, which a later fan-out may replace)."""
+        st = self.state
+        if version is not None:
+            if version <= st.vacations_version:
+                return
+            st.vacations_version = version
+        st.sender_vacations = spans
+        self.bump()
+
+    def vacation_change(self, now: datetime) -> VacationChange | None:
+        """What the sender's vacations ask of us now, if anything."""
+        spans = self.state.sender_vacations
+        held = self.hold_of(HoldSource.SENDER)
+        if held is not None:
+            lifted = vacations.released_at(spans, held.paused_at, now)
+            return VacationChange(hold=False, at=lifted) if lifted else None
+        span = vacations.covering(spans, now)
+        if span is not None and (self.running() or self.holds()):
+            return VacationChange(hold=True, at=max(span.start, self._last_progress()), span=span)
+        return None
+
+    def follow_vacations(self, now: datetime) -> bool:
+        """Hold or release for the sender's vacations. True if it was running and is held now
+        (a dispatch under way must be halted)."""
+        change = self.vacation_change(now)
+        if change is None:
+            return False
+        if change.hold:
+            assert change.span is not None
+            return self.hold_for_sender(change.at, change.span)
+        self._lift(HoldSource.SENDER, SYSTEM, "sender_back", change.at)
+        return False
+
+    def next_vacation_moment(self, now: datetime) -> datetime | None:
+        """When the vacations next change something for us: the end of the one holding us, or
+        the start of the next one."""
+        spans = self.state.sender_vacations
+        held = self.hold_of(HoldSource.SENDER)
+        if held is not None:
+            span = vacations.covering(spans, held.paused_at)
+            return span.end if span else now
+        if self.running() or self.holds():
+            return vacations.next_start(spans, now)
+        return None
+
+    def _last_progress(self) -> datetime:
+        """The last moment something happened to the recipient's steps (a hold learned late
+        applies as of its start, but never before what already happened)."""
+        st = self.state
+        moments = [st.timeline[0].at, *(step.at for step in st.steps if step.at is not None)]
+        return max(moments)
 
     # ---- a sequence's changes ----------------------------------------------------------------
 
@@ -312,6 +463,10 @@ class Recipient:
 
     def release_sequence_hold(self, at: datetime) -> None:
         st = self.state
+        if self.composed:
+            if self.hold_of(HoldSource.SEQUENCE) is not None:
+                self._lift(HoldSource.SEQUENCE, SYSTEM, "sequence_resumed", at)
+            return
         if self.held_by_sequence():
             assert st.pause is not None
             self.resume(SYSTEM, reason="sequence_resumed", resumed_at=max(at, st.pause.paused_at))
@@ -333,6 +488,8 @@ class Recipient:
     def adopt_sender(self, sender_id: str | None) -> None:
         settings = self.definition.settings
         self.definition.settings = settings.model_copy(update={"sender_id": sender_id})
+        # The old sender's vacations are not the new one's (its barrier tells us those).
+        self.state.sender_vacations, self.state.vacations_version = [], 0
         self.record("sender_changed", SYSTEM, sender_id=sender_id)
 
     def sender_change_lands_on_sequence_hold(self) -> None:
@@ -340,6 +497,21 @@ class Recipient:
         running when the sender changed, so a person has to resume us, not the sequence."""
         st = self.state
         assert st.pause is not None
+        if self.composed:
+            # The sequence's hold stays; the person's comes on top of it.
+            if self.hold_of(HoldSource.RECIPIENT) is None:
+                self._add_hold(
+                    PauseInfo(
+                        source=HoldSource.RECIPIENT,
+                        reason="sender_changed",
+                        paused_at=self.now(),
+                        resume_to=st.pause.resume_to,
+                    )
+                )
+                self.record(
+                    "paused", SYSTEM, source=HoldSource.RECIPIENT.value, reason="sender_changed"
+                )
+            return
         st.pause = st.pause.model_copy(
             update={"source": HoldSource.RECIPIENT, "reason": "sender_changed", "actor": SYSTEM}
         )
@@ -384,6 +556,13 @@ class Recipient:
             # change would have.
             self.adopt_sender(details[0] if details else None)
             self.enter_pause(at=now, reason="sender_changed")
+        elif refusal is NotSentYet.SENDER_AWAY:
+            if self.composed:
+                # Its vacation's fan-out has not reached us (or we started just as it began):
+                # take the vacations from the barrier; the workflow holds us as of its start.
+                self.take_vacations([Vacation.model_validate(v) for v in details[0]], None)
+            else:
+                st.held_until = now + HELD_RECHECK  # as a pause on its way: look again
         elif refusal is NotSentYet.SENDER_CAPPED:
             # Never sooner than the recheck interval: a clock skew must not become a busy loop.
             st.due_at = max(datetime.fromisoformat(details[0]), now + HELD_RECHECK)
@@ -434,7 +613,7 @@ class Recipient:
     def finish(self, at: datetime) -> None:
         st = self.state
         st.due_at = st.planned_at = None
-        st.remaining, st.pause = None, None
+        st.remaining, st.pause, st.more_holds = None, None, []
         if st.status not in RESPONSE_STATUSES:
             self.set_status(S.COMPLETED)
         self.record("completed")

@@ -103,11 +103,13 @@ class ResumePolicy(StrEnum):
 
 
 class HoldSource(StrEnum):
-    """Who paused a recipient: itself (a person, an out-of-office, a sender change) or its
-    sequence; each is lifted only by its own resume."""
+    """Who holds a recipient: itself (a person, an out-of-office, a colleague's response, a
+    sender change), its sequence's pause, or its sender's vacation. Each is lifted only by its
+    own resume (or its `until`); the recipient advances only while none applies."""
 
     RECIPIENT = "recipient"
     SEQUENCE = "sequence"
+    SENDER = "sender"
 
 
 class StepState(StrEnum):

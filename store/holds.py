@@ -5,7 +5,8 @@ recipient is handed to a channel, even one already being dispatched. How it is k
 (docs/architecture.md, "The pause barrier"):
 
 1. the API raises the barrier here *before* asking the workflow: the recipient's `hold`, or
-   the sequence row's status `paused` (and, for a sender change, the row's new sender);
+   the sequence row's status `paused` (and, for a sender change, the row's new sender), or
+   the sender row's vacations (a vacation holds from its start, even one planned ahead);
 2. the ledger's claim (store/ledger.py) asks `barrier_up()` in the transaction that would
    claim the message, and refuses while it is up (NotSentYet.HELD);
 3. the workflow, paused, cancels a dispatch under way (a cancelled channel hands nothing over);
@@ -18,22 +19,35 @@ is never overwritten by an older one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, or_, select, update
+from sqlalchemy import and_, case, delete, false, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from domain import vacations
 from domain.actions import running_statuses
-from domain.models import SequenceDefinition
+from domain.models import SequenceDefinition, Vacation
 from domain.statuses import HoldSource, RecipientStatus, SequenceStatus
 from store.db import Store
-from store.tables import RecipientRow, SequenceRow
+from store.sequences import definition_of
+from store.tables import PendingPauseRow, RecipientRow, SenderRow, SequenceRow
 
 
-def barrier_up(recipient_hold: bool, sequence_status: str | None) -> bool:
-    """What the ledger asks before it lets a message be claimed."""
-    return recipient_hold or sequence_status == SequenceStatus.PAUSED
+def barrier_up(recipient_hold: bool, sequence_status: str | None, pending: bool = False) -> bool:
+    """What the ledger asks before it lets a message be claimed: the recipient's own hold, a
+    bulk pause on its way to it, or its sequence's pause."""
+    return recipient_hold or pending or sequence_status == SequenceStatus.PAUSED
+
+
+def vacations_of(sender: SenderRow) -> list[Vacation]:
+    return [Vacation.model_validate(v) for v in sender.vacations or []]
+
+
+def away(sender: SenderRow, now: datetime) -> Vacation | None:
+    """The sender's vacation at `now`, if it is on one: the ledger refuses it (SENDER_AWAY)."""
+    return vacations.covering(vacations_of(sender), now)
 
 
 def lifts_hold(status: RecipientStatus) -> bool:
@@ -65,6 +79,76 @@ class PauseBarrier:
             await session.execute(
                 update(RecipientRow).where(RecipientRow.id == recipient_id).values(hold=hold)
             )
+
+    # ---- many recipients at once (a bulk pause or resume) ------------------------------------
+
+    async def raise_for_many(
+        self, bulk_id: str, ids: Sequence[str], reason: str | None, until: datetime | None
+    ) -> None:
+        """A bulk pause, shown at once and held by the ledger until each workflow has taken
+        it (`pending_pauses`, which no projection lowers; the fan-out removes each)."""
+        async with self.store.sessions.begin() as session:
+            for chunk in _chunks(ids):
+                await session.execute(
+                    delete(PendingPauseRow).where(PendingPauseRow.recipient_id.in_(chunk))
+                )
+                await session.execute(
+                    insert(PendingPauseRow),
+                    [{"recipient_id": rid, "bulk_id": bulk_id} for rid in chunk],
+                )
+                await session.execute(
+                    _show(chunk).values(
+                        status=RecipientStatus.PAUSED.value,
+                        pause_source=HoldSource.RECIPIENT.value,
+                        pause_reason=reason,
+                        pause_until=until,
+                    )
+                )
+
+    async def taken(self, bulk_id: str, ids: Sequence[str]) -> None:
+        """These recipients answered the bulk pause (took it, or refused it): their own state
+        rules from here."""
+        async with self.store.sessions.begin() as session:
+            for chunk in _chunks(ids):
+                await session.execute(
+                    delete(PendingPauseRow).where(
+                        PendingPauseRow.recipient_id.in_(chunk), PendingPauseRow.bulk_id == bulk_id
+                    )
+                )
+
+    async def show_resumed_many(self, ids: Sequence[str]) -> None:
+        """A bulk resume's immediate view (provisional, as a sequence's resume: each workflow
+        projects whether it went back to In Progress, Pending Action or Error)."""
+        async with self.store.sessions.begin() as session:
+            for chunk in _chunks(ids):
+                await session.execute(
+                    _show(chunk).values(
+                        status=RecipientStatus.IN_PROGRESS.value,
+                        pause_source=None,
+                        pause_reason=None,
+                        pause_until=None,
+                    )
+                )
+
+    async def restore(self, bulk_id: str, rows: Sequence[RecipientRow]) -> None:
+        """A bulk change that could not be handed to its fan-out: rows back as they were."""
+        async with self.store.sessions.begin() as session:
+            ids = [row.id for row in rows]
+            for chunk in _chunks(ids):
+                await session.execute(
+                    delete(PendingPauseRow).where(
+                        PendingPauseRow.recipient_id.in_(chunk), PendingPauseRow.bulk_id == bulk_id
+                    )
+                )
+            for row in rows:
+                await session.execute(
+                    _show([row.id]).values(
+                        status=row.status,
+                        pause_source=row.pause_source,
+                        pause_reason=row.pause_reason,
+                        pause_until=row.pause_until,
+                    )
+                )
 
     # ---- a sequence's pause and resume -------------------------------------------------------
 
@@ -107,8 +191,67 @@ class PauseBarrier:
                 definition = SequenceDefinition.model_validate(row.definition)
                 await session.execute(_hold_running(sequence_id, definition, HoldSource.SEQUENCE))
             else:
-                await session.execute(_release_held_by_sequence(sequence_id))
+                row = await session.get(SequenceRow, sequence_id)
+                sender_id = definition_of(row).settings.sender_id if row else None
+                sender = await session.get(SenderRow, sender_id) if sender_id else None
+                # Its sender is away: what the sequence held, the vacation holds on.
+                still = away(sender, _now()) is not None if sender else False
+                await session.execute(_release_held_by_sequence(sequence_id, still_away=still))
             return True
+
+    # ---- a sender's vacations ----------------------------------------------------------------
+
+    async def plan_vacation(
+        self, workspace: str, sender_id: str, vacation: Vacation, now: datetime
+    ) -> tuple[SenderRow, list[str]] | None:
+        """Record a vacation (merged with those it overlaps): from its start the ledger holds
+        every message from the sender. If it starts now, one statement per sequence shows
+        their running recipients held. The sender and the sequences that send from it."""
+        return await self._change_vacations(
+            workspace, sender_id, now, lambda spans: vacations.plan(spans, vacation, now)
+        )
+
+    async def end_vacation(
+        self, workspace: str, sender_id: str, now: datetime
+    ) -> tuple[SenderRow, list[str]] | None:
+        """The sender is back now (planned vacations stay planned)."""
+        return await self._change_vacations(
+            workspace, sender_id, now, lambda spans: vacations.end_now(spans, now)
+        )
+
+    async def _change_vacations(
+        self,
+        workspace: str,
+        sender_id: str,
+        now: datetime,
+        change: Any,
+    ) -> tuple[SenderRow, list[str]] | None:
+        async with self.store.sessions.begin() as session:
+            row = await session.get(SenderRow, sender_id, with_for_update=True)
+            if row is None or row.workspace != workspace:
+                return None
+            spans = change(vacations_of(row))
+            row.vacations = [v.model_dump(mode="json") for v in spans]
+            row.vacations_version += 1
+            sequences = await _sending_from(session, workspace, sender_id)
+            if vacations.covering(spans, now) is not None:
+                for sequence in sequences:
+                    statement = _hold_running(
+                        sequence.id, definition_of(sequence), HoldSource.SENDER
+                    )
+                    await session.execute(statement)
+            await session.flush()
+            return row, [s.id for s in sequences]
+
+    async def vacations_for(self, sequence_id: str) -> tuple[str, int, list[Vacation]] | None:
+        """The vacations of the sender a sequence sends from: (sender, version, spans)."""
+        async with self.store.sessions() as session:
+            sequence = await session.get(SequenceRow, sequence_id)
+            sender_id = definition_of(sequence).settings.sender_id if sequence else None
+            sender = await session.get(SenderRow, sender_id) if sender_id else None
+            if sender is None:
+                return None
+            return sender.id, sender.vacations_version, vacations_of(sender)
 
     # ---- a sender change ---------------------------------------------------------------------
 
@@ -157,6 +300,19 @@ class PauseBarrier:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    """Bound the statement's parameters (SQLite's limit, and PostgreSQL's plan size)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _show(ids: Sequence[str]) -> Any:
+    return (
+        update(RecipientRow)
+        .where(RecipientRow.id.in_(ids))
+        .execution_options(synchronize_session=False)  # as in _hold_running
+    )
+
+
 def _record_state(sequence_id: str, status: SequenceStatus, epoch: int, at: datetime | None) -> Any:
     return (
         update(SequenceRow)
@@ -192,8 +348,20 @@ def _hold_running(sequence_id: str, definition: SequenceDefinition, source: Hold
     )
 
 
-def _release_held_by_sequence(sequence_id: str) -> Any:
-    """One statement: the recipients the sequence's pause held shown running again."""
+def _release_held_by_sequence(sequence_id: str, *, still_away: bool = False) -> Any:
+    """One statement: the recipients the sequence's pause held shown running again (or, while
+    the sequence's sender is away, shown held by the vacation)."""
+    if still_away:
+        return (
+            update(RecipientRow)
+            .where(
+                RecipientRow.sequence_id == sequence_id,
+                RecipientRow.status == RecipientStatus.PAUSED.value,
+                RecipientRow.pause_source == HoldSource.SEQUENCE.value,
+            )
+            .values(pause_source=HoldSource.SENDER.value)
+            .execution_options(synchronize_session=False)
+        )
     return (
         update(RecipientRow)
         .where(
@@ -209,3 +377,18 @@ def _release_held_by_sequence(sequence_id: str) -> Any:
         )
         .execution_options(synchronize_session=False)  # as in _hold_running
     )
+
+
+async def _sending_from(session: Any, workspace: str, sender_id: str) -> list[SequenceRow]:
+    """The workspace's sequences that send from the sender (a sender has a handful)."""
+    rows = await session.scalars(
+        select(SequenceRow).where(
+            SequenceRow.workspace == workspace,
+            SequenceRow.status != SequenceStatus.ARCHIVED.value,  # its workflow has ended
+        )
+    )
+    return [row for row in rows if definition_of(row).settings.sender_id == sender_id]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select, update
 
 from store.db import Store, as_utc
-from store.holds import barrier_up
+from store.holds import away, barrier_up
 from store.sequences import definition_of
-from store.tables import DeliveryRow, RecipientRow, SenderRow, SequenceRow, SuppressionRow
+from store.tables import (
+    DeliveryRow,
+    PendingPauseRow,
+    RecipientRow,
+    SenderRow,
+    SequenceRow,
+    SuppressionRow,
+)
 
 # Longer than a channel's hand-over can take once cancelled (the SMTP and HTTP timeouts, 30 s).
 HAND_OVER_GRACE = timedelta(seconds=45)
@@ -35,6 +43,7 @@ class Claim(StrEnum):
     SENDER_CHANGED = "sender_changed"  # the sequence sends from another sender now
     SENDER_DISCONNECTED = "sender_disconnected"
     SENDER_CAPPED = "sender_capped"  # the sender's daily cap is reached: try tomorrow
+    SENDER_AWAY = "sender_away"  # the sender is on vacation: held until it is back
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class ClaimResult:
     from_address: str | None = None  # the sender mailbox it goes out from ("Name <address>")
     retry_after: timedelta | None = None  # IN_PROGRESS: when the earlier attempt must be done
     sender_id: str | None = None  # SENDER_CHANGED: the sequence's sender now
+    vacations: list[dict[str, Any]] | None = None  # SENDER_AWAY: the sender's, as JSON
 
 
 class Ledger:
@@ -116,8 +126,11 @@ class Ledger:
             held = await session.scalar(
                 select(RecipientRow.hold).where(RecipientRow.id == out.recipient_id)
             )
+            pending = await session.get(PendingPauseRow, out.recipient_id)
             sequence = await session.get(SequenceRow, out.sequence_id)
-            if barrier_up(bool(held), sequence.status if sequence is not None else None):
+            if barrier_up(
+                bool(held), sequence.status if sequence is not None else None, pending is not None
+            ):
                 return ClaimResult(Claim.HELD)
             sender_now = (
                 definition_of(sequence).settings.sender_id
@@ -138,6 +151,8 @@ class Ledger:
                     .values(daily_cap=SenderRow.daily_cap)
                 )
                 sender = await session.get(SenderRow, out.sender_id)
+                if sender is not None and away(sender, now) is not None:
+                    return ClaimResult(Claim.SENDER_AWAY, vacations=list(sender.vacations))
                 if sender is None or sender.status != "connected":
                     return ClaimResult(Claim.SENDER_DISCONNECTED)
                 from_address = formataddr((sender.name, sender.email))
@@ -184,6 +199,18 @@ class Ledger:
                 .where(DeliveryRow.id == row_id, DeliveryRow.state == "claimed")
                 .values(state=state, provider_message_id=provider_message_id)
             )
+
+    async def uncertain_count(self) -> int:
+        """Deliveries that may or may not have gone out, for a person to check (the metric
+        `seqflow_ledger_uncertain_messages`). A count over the ledger's state column, asked at
+        most every few seconds by the API's /metrics."""
+        async with self.store.sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(DeliveryRow)
+                .where(DeliveryRow.state == "uncertain")
+            )
+        return int(count or 0)
 
     async def rows_for(self, recipient_id: str) -> list[DeliveryRow]:
         async with self.store.sessions() as session:

@@ -93,6 +93,18 @@ class RecipientRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class PendingPauseRow(Base):
+    """A bulk pause shown and acknowledged but not yet taken by this recipient's workflow
+    (its fan-out is on the way): the ledger refuses its messages meanwhile. Unlike `hold`,
+    no projection lowers it; the bulk's fan-out removes it once the workflow answered."""
+
+    __tablename__ = "pending_pauses"
+    recipient_id: Mapped[str] = mapped_column(
+        ForeignKey("recipients.id", ondelete="CASCADE"), primary_key=True
+    )
+    bulk_id: Mapped[str] = mapped_column(String(40))
+
+
 class DeliveryRow(Base):
     """The delivery ledger: one row per recipient × step × dispatch key (at most one send)."""
 
@@ -136,6 +148,9 @@ class SenderRow(Base):
     status: Mapped[str] = mapped_column(String(20))  # connected | disconnected
     daily_cap: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # domain.models.Vacation spans, as JSON (store/vacations.py); the ledger's barrier reads them.
+    vacations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    vacations_version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class InboundEventRow(Base):

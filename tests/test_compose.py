@@ -3,6 +3,7 @@ compose stack that is wired wrong otherwise only fails at `docker compose up` ti
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from observability import metrics
 from settings import Settings
 from workflows.contract import SEARCH_ATTRIBUTES
 
@@ -60,6 +62,7 @@ def job_script(service: str) -> str:  # the deploy/temporal script an admin-tool
     "temporal-namespace": "temporalio/admin-tools:", "temporal-ui": "temporalio/ui:",
     "postgresql": "postgres:16", "mailpit": "axllent/mailpit:",
     "api": "seqflow:", "worker": "seqflow:",
+    "prometheus": "prom/prometheus:", "grafana": "grafana/grafana:",
 }.items())  # fmt: skip
 def test_service_exists_with_image(name: str, image: str) -> None:
     assert str(SERVICES[name].get("image", "")).startswith(image)
@@ -159,3 +162,96 @@ def test_the_token_secret_has_no_default() -> None:
     """Unsubscribe links signed with a published default could be forged by anyone."""
     raw = COMPOSE["x-seqflow-environment"]["SEQFLOW_TOKEN_SECRET"]
     assert raw.startswith("${SEQFLOW_TOKEN_SECRET:?"), raw
+
+
+# ---- metrics: Prometheus scrapes what the apps serve, Grafana asks for what the code defines --
+
+# The ports each app listens on, by the setting that says so (the env is shared, so the
+# worker's also holds SEQFLOW_API_PORT: it does not listen there).
+LISTENS = {
+    "api": ("SEQFLOW_API_PORT",),
+    "worker": ("SEQFLOW_WORKER_METRICS_PORT", "SEQFLOW_WORKER_SDK_METRICS_PORT"),
+}
+
+
+def mounted(service: str, source: str) -> str:
+    """Where `service` mounts ./`source` (a file or folder of this repository)."""
+    for volume in SERVICES[service].get("volumes", []):
+        host, container, *_ = str(volume).split(":")
+        if host.rstrip("/") == f"./{source}".rstrip("/"):
+            return container
+    raise AssertionError(f"{service} does not mount ./{source}")
+
+
+def scrape_targets() -> set[tuple[str, str, str]]:
+    """(job, host, port) of every target in deploy/prometheus.yml, static or found by DNS."""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    found: set[tuple[str, str, str]] = set()
+    for job in config["scrape_configs"]:
+        assert job.get("metrics_path", "/metrics") == "/metrics", job["job_name"]
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                found.add((job["job_name"], host, port))
+        for dns in job.get("dns_sd_configs", []):
+            assert dns.get("type", "SRV") == "A", "compose's DNS answers A records"
+            found |= {(job["job_name"], name, str(dns["port"])) for name in dns["names"]}
+    return found
+
+
+def test_prometheus_scrapes_every_metrics_port_of_the_apps_and_nothing_else() -> None:
+    assert mounted("prometheus", "deploy/prometheus.yml") == "/etc/prometheus/prometheus.yml"
+    targets = scrape_targets()
+    for job, host, port in targets:
+        assert host in LISTENS, f"{job}: {host} is not an app service of docker-compose.yml"
+        listening = {env(host)[variable] for variable in LISTENS[host]}
+        assert port in listening, f"{job}: {host} listens on {sorted(listening)}, not {port}"
+    served = {(app, env(app)[v]) for app, variables in LISTENS.items() for v in variables}
+    assert {(host, port) for _, host, port in targets} == served
+    # A worker binds its metrics to every interface of its container, or Prometheus cannot
+    # reach them; and the worker keeps no host ports (it scales).
+    assert env("worker")["SEQFLOW_METRICS_HOST"] == "0.0.0.0"
+
+
+def grafana_dashboards() -> list[dict]:
+    provisioning = ROOT / "deploy" / "grafana" / "provisioning"
+    assert mounted("grafana", "deploy/grafana/provisioning") == "/etc/grafana/provisioning"
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090"
+    dashboards = []
+    for provider_file in (provisioning / "dashboards").glob("*.yml"):
+        for provider in yaml.safe_load(provider_file.read_text())["providers"]:
+            in_container = provider["options"]["path"]
+            folder = mounted("grafana", "deploy/grafana/dashboards")
+            assert in_container == folder, f"{provider_file.name} reads {in_container}"
+            for file in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"):
+                dashboard = json.loads(file.read_text())
+                for panel in dashboard["panels"]:
+                    if panel["type"] != "row":
+                        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+                dashboards.append(dashboard)
+    assert dashboards, "no dashboard is provisioned"
+    return dashboards
+
+
+def test_the_dashboard_asks_only_for_metrics_the_code_defines() -> None:
+    queries = [
+        target["expr"]
+        for dashboard in grafana_dashboards()
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+    ours = {name for query in queries for name in re.findall(r"\bseqflow_\w+", query)}
+    sdk = {name for query in queries for name in re.findall(r"\btemporal_\w+", query)}
+    assert ours <= metrics.SAMPLE_NAMES, (
+        f"not defined in observability/metrics.py: {ours - metrics.SAMPLE_NAMES}"
+    )
+    assert sdk <= metrics.SDK_METRICS, (
+        f"not in observability.metrics.SDK_METRICS: {sdk - metrics.SDK_METRICS}"
+    )
+    # Every figure is on it: each metric we define, and each SDK metric we rely on.
+    missing = set(metrics.SAMPLES.values()) - {metrics.SAMPLES[name] for name in ours}
+    assert not missing, f"not on the dashboard: {missing}"
+    assert sdk == metrics.SDK_METRICS

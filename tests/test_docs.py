@@ -154,6 +154,39 @@ def test_the_api_table_lists_exactly_the_routes_served() -> None:
     assert not missing and not stale, f"not in docs/api.md: {missing}; not served: {stale}"
 
 
+# ---- observability --------------------------------------------------------------------------
+
+METRICS_HEADER = "| metric | type | labels | what on-call reads from it |"
+SDK_METRICS_HEADER = "| SDK metric | labels | what on-call reads from it |"
+_EXPOSED_SUFFIX = {"counter": "_total", "histogram": "", "gauge": ""}
+
+
+def _labels(cell: str) -> set[str]:
+    return set() if cell == "–" else {code(label.strip()) for label in cell.split(",")}
+
+
+def test_the_metrics_table_lists_every_metric_with_its_type_and_labels() -> None:
+    from observability import metrics
+
+    defined = {
+        family.name + _EXPOSED_SUFFIX[family.type]: (family.type, set(metric._labelnames))
+        for metric in metrics.ALL
+        for family in metric.describe()
+    }
+    rows = table("observability.md", METRICS_HEADER)
+    documented = {code(name): (kind, _labels(labels)) for name, kind, labels, _ in rows}
+    assert len(documented) == len(rows), "a metric is listed twice in docs/observability.md"
+    assert documented == defined
+
+
+def test_the_sdk_metrics_table_lists_what_the_dashboard_relies_on() -> None:
+    from observability import metrics
+
+    rows = table("observability.md", SDK_METRICS_HEADER)
+    documented = {code(name) for name, _, _ in rows}
+    assert documented == {name.removesuffix("_bucket") for name in metrics.SDK_METRICS}
+
+
 # ---- self-contained -------------------------------------------------------------------------
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from settings import Settings
 
 DATA_CONVERTER = pydantic_data_converter
 
 
-async def connect_client(settings: Settings) -> Client:
+async def connect_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """`runtime`: the SDK runtime the client (and a worker on it) runs in — a worker's
+    serves the SDK's metrics (observability/metrics.py); None: the SDK's default."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=DATA_CONVERTER,
+        runtime=runtime,
     )

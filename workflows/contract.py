@@ -23,7 +23,9 @@ INVALID_REQUEST = "InvalidRequest"
 DISPATCH_STEP = "dispatch_step"
 PROJECT_RECIPIENT = "project_recipient"
 READ_SEQUENCE_STATE = "read_sequence_state"
+READ_STARTING_HOLDS = "read_starting_holds"
 FAN_OUT_SEQUENCE_STATE = "fan_out_sequence_state"
+APPLY_BULK_HOLD = "apply_bulk_hold"
 WEBHOOK_PENDING = "webhook_pending"
 WEBHOOK_DELIVER = "webhook_deliver"
 WEBHOOK_DELIVER_BATCH = "webhook_deliver_batch"
@@ -46,6 +48,10 @@ def sequence_workflow_id(workspace: str, sequence_id: str) -> str:
 
 def recipient_workflow_id(workspace: str, sequence_id: str, recipient_id: str) -> str:
     return f"{workspace}/{sequence_id}/{recipient_id}"
+
+
+def bulk_workflow_id(workspace: str, sequence_id: str, bulk_id: str) -> str:
+    return f"{workspace}/{sequence_id}/bulk/{bulk_id}"
 
 
 def webhook_workflow_id(workspace: str, endpoint_id: str) -> str:

@@ -12,16 +12,20 @@ from temporalio.common import (
 
 from domain.statuses import RecipientStatus
 from settings import Settings
+from workflows.bulk import RecipientBulkWorkflow
 from workflows.contract import (
     SEQUENCE_KEY,
     STATUS_KEY,
     STEP_KEY,
     WORKSPACE_KEY,
+    bulk_workflow_id,
     recipient_workflow_id,
     sequence_workflow_id,
     webhook_workflow_id,
 )
 from workflows.models import (
+    BulkHoldOutcome,
+    BulkHoldRequest,
     RecipientInput,
     RecipientView,
     SequenceInput,
@@ -67,6 +71,24 @@ async def start_sequence(
             [
                 SearchAttributePair(WORKSPACE_KEY, input.workspace),
                 SearchAttributePair(SEQUENCE_KEY, input.sequence_id),
+            ]
+        ),
+    )
+
+
+async def start_bulk_hold(
+    client: Client, task_queue: str, request: BulkHoldRequest
+) -> WorkflowHandle[RecipientBulkWorkflow, BulkHoldOutcome]:
+    return await client.start_workflow(
+        RecipientBulkWorkflow.run,
+        request,
+        id=bulk_workflow_id(request.workspace, request.sequence_id, request.bulk_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(WORKSPACE_KEY, request.workspace),
+                SearchAttributePair(SEQUENCE_KEY, request.sequence_id),
             ]
         ),
     )

@@ -25,6 +25,7 @@ from domain.models import (
     StepDefinition,
     StepRecord,
     TimelineEntry,
+    Vacation,
 )
 from domain.outbound import OutboundEvent
 from domain.statuses import (
@@ -50,6 +51,7 @@ __all__ = [
     "StepDefinition",
     "StepRecord",
     "TimelineEntry",
+    "Vacation",
 ]
 
 
@@ -86,6 +88,8 @@ class RecipientView(BaseModel):
     timeline: list[TimelineEntry]
     # Only on a pause answer: what happened to a dispatch that was under way.
     in_flight: DispatchOutcome | None = None
+    # Every hold that applies (`pause` is the first of them).
+    holds: list[PauseInfo] = []
 
 
 # ---- update inputs --------------------------------------------------------------------------
@@ -189,6 +193,8 @@ class SequenceInput(BaseModel):
     content_edits: list[StepContentChange] = Field(default_factory=list)  # not yet fanned out
     # Not yet fanned out, in acknowledgement order: each says whether the sequence was paused.
     sender_changes: list[SenderChange] = Field(default_factory=list)
+    # The sender's vacations, newest, not yet fanned out.
+    vacations: SenderVacations | None = None
 
 
 class SequenceView(BaseModel):
@@ -242,12 +248,47 @@ class EditStepRequest(BaseModel):
     content: StepContent
 
 
+class SenderVacations(BaseModel):
+    """A sender's vacations, whole (the newest version wins): every recipient sending from it
+    is held during each and released at its end (domain/vacations.py)."""
+
+    sender_id: str
+    version: int
+    vacations: list[Vacation]
+
+
+class StartingHolds(BaseModel):
+    """What holds a recipient from its first moment: its sequence's state and its sender's
+    vacations, read from the store once it exists."""
+
+    sequence: SequenceStateChange
+    vacations: SenderVacations | None = None
+
+
 class FanOutRequest(BaseModel):
     workspace: str
     sequence_id: str
     change: SequenceStateChange | None = None
     content: StepContentChange | None = None
     sender: SenderChange | None = None
+    vacations: SenderVacations | None = None
+
+
+class BulkHoldRequest(BaseModel):
+    """A bulk pause or resume already shown in the store: each recipient is asked in turn
+    (a pause waits at the ledger's barrier, `pending_pauses`, until its workflow answers)."""
+
+    workspace: str
+    sequence_id: str
+    bulk_id: str
+    pause: bool
+    request: PauseRequest  # the actor; for a pause its reason, note and until
+    recipient_ids: list[str]
+
+
+class BulkHoldOutcome(BaseModel):
+    applied: int
+    refused: int  # the recipient had moved on (ended, resumed, …): it keeps its own state
 
 
 # ---- outbound webhooks ----------------------------------------------------------------------

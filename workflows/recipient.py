@@ -11,7 +11,9 @@ Updates (validated against domain.actions, so a rejected action never reaches hi
     apply_sequence_state (the sequence fan-out: a pause/resume, answered with our projection)
 Signals: inbound (reply, meeting, bounce, unsubscribe, out-of-office; deduplicated by id),
          sequence_state (the sequence paused/resumed: applied as of its acknowledged moment),
-         sequence_content (sequence content edited), sequence_sender (sender changed)
+         sequence_content (sequence content edited), sequence_sender (sender changed),
+         sender_vacations (the sender's vacations: held during each, by our own clock),
+         project_again (a bulk statement showed what we refused: write our own state again)
 Queries: view, content
 """
 
@@ -40,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         RecipientProjection,
         RecipientView,
         SenderChange,
+        SenderVacations,
         SendManualEmailRequest,
         SequenceStateChange,
         SkipRequest,
@@ -78,6 +81,9 @@ class RecipientWorkflow:
             on_change=self._wake,
             start_at=input.start_at,
             timezone=zone,
+            # Holds compose (sender vacations among them) for runs started on this code; a
+            # recipient running since before keeps the one-hold rules until it continues as new.
+            composed=workflow.patched("composed-holds"),
         )
         self._dispatch = RecipientDispatch(self._r, input, self._wake)
         self._shown = RecipientShown(self._r, input)
@@ -89,11 +95,21 @@ class RecipientWorkflow:
         if input.state is None and workflow.patched("sequence-state-at-start"):
             # Enrolled while the sequence is paused (or as it pauses): start held. Read after
             # we exist, so a pause acknowledged later reaches us through the fan-out instead.
-            change = await workflow.execute_local_activity_method(
-                StoreProjector.read_sequence_state,
-                input.sequence_id,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-            )
+            if self._r.composed:
+                holds = await workflow.execute_local_activity_method(
+                    StoreProjector.read_starting_holds,
+                    input.sequence_id,
+                    start_to_close_timeout=PROJECTION_TIMEOUT,
+                )
+                change = holds.sequence
+                if holds.vacations is not None:  # enrolled during a vacation: start held
+                    self._r.take_vacations(holds.vacations.vacations, holds.vacations.version)
+            else:
+                change = await workflow.execute_local_activity_method(
+                    StoreProjector.read_sequence_state,
+                    input.sequence_id,
+                    start_to_close_timeout=PROJECTION_TIMEOUT,
+                )
             if change.epoch > 0:
                 await self.sequence_state(change)
         await self._shown.sync()
@@ -129,6 +145,8 @@ class RecipientWorkflow:
         if not r.steps_left():
             r.finish(now)
             return
+        if await self._follow_vacations():
+            return
         if st.status is S.NOT_STARTED:
             assert self._input.start_at is not None
             if now < self._input.start_at:
@@ -140,9 +158,9 @@ class RecipientWorkflow:
             return
         if st.status is S.PAUSED:
             if r.pause_until_reached(now):
-                r.resume(SYSTEM, reason="pause_until_reached")
+                r.resume_own(SYSTEM, reason="pause_until_reached")
             else:
-                await self._sleep_until(st.pause.until if st.pause else None)
+                await self._sleep_until(r.own_until())
             return
         if st.status in (S.ERROR, S.PENDING_ACTION):
             await self._sleep_until(None)
@@ -165,6 +183,11 @@ class RecipientWorkflow:
 
     async def _sleep_until(self, at: datetime | None) -> None:
         seen = self._changes
+        if self._r.composed:
+            # A vacation starts or ends meanwhile: wake for it.
+            moment = self._r.next_vacation_moment(self._now())
+            if moment is not None and (at is None or moment < at):
+                at = moment
         if self._shown.stale:
             # The store missed our last change: wake up soon to project it again.
             at = min(at or self._now() + PROJECTION_RECHECK, self._now() + PROJECTION_RECHECK)
@@ -230,7 +253,9 @@ class RecipientWorkflow:
 
     @workflow.update
     async def resume(self, request: ActionRequest) -> RecipientView:
-        self._r.resume(request.actor)
+        # Lifts the recipient's own hold; held by another, it stays paused (the answer says by
+        # whom).
+        self._r.resume_own(request.actor)
         return await self._answer()
 
     @resume.validator
@@ -369,9 +394,32 @@ class RecipientWorkflow:
     async def _hold_for_sequence(self, at: datetime) -> None:
         if not self._r.hold_for_sequence(at):
             return  # individually paused, in error or ended: they keep their status
+        await self._halt_for_hold()
+
+    async def _halt_for_hold(self) -> None:
         async with self._dispatch.halted() as in_flight:
             if in_flight is DispatchOutcome.CANCELLED:
                 self._r.dispatch_interrupted()
+
+    async def _follow_vacations(self) -> bool:
+        """Held (or released) for the sender's vacations as they say now. True if that
+        changed anything."""
+        r = self._r
+        if not r.composed:
+            return False
+        before = r.state.version
+        if r.follow_vacations(self._now()):
+            await self._halt_for_hold()
+        return r.state.version != before
+
+    @workflow.signal
+    async def sender_vacations(self, told: SenderVacations) -> None:
+        r = self._r
+        if not r.composed or told.sender_id != r.definition.settings.sender_id:
+            return  # one-hold rules (the barrier still holds its messages), or another sender
+        r.take_vacations(told.vacations, told.version)
+        await self._follow_vacations()
+        await self._shown.sync()
 
     @workflow.signal
     def sequence_content(self, edit: StepContentChange) -> None:
@@ -398,9 +446,14 @@ class RecipientWorkflow:
             return  # held by the paused sequence: its resume is the go-ahead
         if r.running():
             await self._pause(PauseRequest(actor=SYSTEM, reason="sender_changed"), at)
-        elif r.held_by_sequence():
+        elif r.held_by_sequence() or (r.composed and r.holds()):
             r.sender_change_lands_on_sequence_hold()
         r.bump()
+        await self._shown.sync()
+
+    @workflow.signal
+    async def project_again(self) -> None:
+        self._r.bump()
         await self._shown.sync()
 
     # ---- queries ---------------------------------------------------------------------------

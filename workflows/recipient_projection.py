@@ -69,6 +69,7 @@ class RecipientShown:
             steps=st.steps,
             timeline=st.timeline,
             in_flight=in_flight,
+            holds=recipient.holds(),
         )
 
     def content(self, *, dispatching: bool) -> list[ContentView]:

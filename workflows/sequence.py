@@ -2,7 +2,8 @@
 
 Updates: pause, resume (validated: pause only when active, resume only when paused),
          edit_step (sequence content; reaches recipients that have not reached the step),
-         change_sender (recipients send from the new sender; the running ones are paused)
+         change_sender (recipients send from the new sender; the running ones are paused),
+         sender_vacations (its sender's vacations changed: told to every recipient)
 Queries: describe
 
 A pause or resume is acknowledged at once with its epoch and moment; the fan-out to the
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         EditStepRequest,
         FanOutRequest,
         SenderChange,
+        SenderVacations,
         SequenceInput,
         SequenceStateChange,
         SequenceView,
@@ -55,6 +57,7 @@ class SequenceWorkflow:
         self._definition = input.definition
         self._content_edits = list(input.content_edits)
         self._sender_changes = list(input.sender_changes)
+        self._vacations = input.vacations  # newest, not yet fanned out
 
     @workflow.run
     async def run(self, input: SequenceInput) -> SequenceView:
@@ -64,6 +67,7 @@ class SequenceWorkflow:
                     self._fanned_out < self._epoch
                     or bool(self._content_edits)
                     or bool(self._sender_changes)
+                    or self._vacations is not None
                     or self._status is SequenceStatus.ARCHIVED
                     or workflow.info().is_continue_as_new_suggested()
                     or workflow.info().get_current_history_length() > HISTORY_LIMIT
@@ -75,6 +79,11 @@ class SequenceWorkflow:
                 await self._fan_out()
             elif self._sender_changes:
                 await self._fan_out_sender()
+            elif self._vacations is not None:
+                told = self._vacations
+                await self._fan_out_edit(FanOutRequest(vacations=told, **self._target()))
+                if self._vacations is told:
+                    self._vacations = None  # (a newer one arrived meanwhile: it goes next)
             elif self._content_edits:
                 await self._fan_out_content(self._content_edits[0])
                 self._content_edits.pop(0)
@@ -158,6 +167,13 @@ class SequenceWorkflow:
         return self.describe()
 
     @workflow.update
+    async def sender_vacations(self, told: SenderVacations) -> SequenceView:
+        """Only the newest matters: recipients take the whole list, by version."""
+        if self._vacations is None or told.version > self._vacations.version:
+            self._vacations = told
+        return self.describe()
+
+    @workflow.update
     async def edit_step(self, request: EditStepRequest) -> SequenceView:
         steps = self._definition.steps
         merged = steps[request.step].content.with_edit(request.content)
@@ -227,6 +243,7 @@ class SequenceWorkflow:
                 "definition": self._definition,
                 "content_edits": self._content_edits,
                 "sender_changes": self._sender_changes,
+                "vacations": self._vacations,
             }
         )
 

@@ -1,18 +1,23 @@
 """Bulk recipient actions (docs/statuses-and-actions.md), on named recipients or on all that a
 filter matches: pause/resume need every selected recipient eligible; skip, stop, delete and edit
 content act on the eligible ones and report the rest; stop and delete are irreversible, so the
-first call previews and returns a token."""
+first call previews and returns a token.
+
+A large pause or resume (more than INLINE recipients) answers as a sequence pause does: one
+statement shows the change (a pause also raises the ledger's barrier for all of them), and the
+per-recipient work runs after, in a RecipientBulkWorkflow (activities/bulk.py)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from fastapi import APIRouter
+from temporalio.client import Client
 
 from api import confirmation
 from api import recipient_calls as calls
 from api.convert import situation_of
-from api.deps import CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
+from api.deps import Caller, CallerDep, ClientDep, RendererDep, SettingsDep, StoreDep
 from api.problems import Problem, invalid, not_found
 from api.schemas import (
     MAX_MATCHING,
@@ -22,16 +27,27 @@ from api.schemas import (
     RecipientFilterIn,
 )
 from api.template_checks import refuse_unrenderable, step_fields
+from api.temporal_errors import temporal_problems, within_deadline
 from domain import actions
+from domain.ids import Prefix
 from domain.models import StepContent
 from domain.statuses import Action, SequenceStatus
+from settings import Settings
+from store.db import Store
+from store.holds import PauseBarrier
+from store.ids import new_id
 from store.recipients import RecipientFilter, Recipients
 from store.sequences import Sequences, definition_of, status_of
-from workflows.models import ActionRequest, EditContentRequest, PauseRequest
+from store.tables import RecipientRow
+from workflows.launch import start_bulk_hold
+from workflows.models import ActionRequest, BulkHoldRequest, EditContentRequest, PauseRequest
 
 router = APIRouter(prefix="/v1/sequences/{sequence_id}/recipients", tags=["recipients"])
 
 CONCURRENCY = 16  # bounded, so a bulk action never starves single actions of the server
+# Up to this many, a pause/resume is answered with each workflow's own answer; more, with the
+# one statement that shows it (the workflows follow within seconds).
+INLINE = 100
 ALL_MUST_BE_ELIGIBLE = {Action.PAUSE, Action.RESUME}
 CONFIRMED = {Action.STOP, Action.DELETE}
 
@@ -124,6 +140,11 @@ async def bulk_action(
                 + "; preview again for a new one",
             )
 
+    if action in ALL_MUST_BE_ELIGIBLE and len(eligible) > INLINE:
+        return await _shown_then_fanned_out(
+            action, body, caller, client, store, settings, sequence_id, eligible, rows, result
+        )
+
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def apply(rid: str) -> None:
@@ -144,6 +165,51 @@ async def bulk_action(
     order = {rid: i for i, rid in enumerate(ids)}
     result.applied.sort(key=lambda item: order[item.id])
     result.failed.sort(key=lambda item: order[item.id])
+    return result
+
+
+async def _shown_then_fanned_out(
+    action: Action,
+    body: BulkRecipientAction,
+    caller: Caller,
+    client: Client,
+    store: Store,
+    settings: Settings,
+    sequence_id: str,
+    eligible: list[str],
+    rows: dict[str, RecipientRow],
+    result: BulkRecipientResult,
+) -> BulkRecipientResult:
+    """Shown in one statement, then handed to a durable fan-out; if that cannot start, the
+    rows go back to what they were and the caller hears why (never half a change)."""
+    pause = action is Action.PAUSE
+    barrier, bulk_id = PauseBarrier(store), new_id(Prefix.BULK)
+    if pause:
+        await barrier.raise_for_many(bulk_id, eligible, body.reason, body.until)
+    else:
+        await barrier.show_resumed_many(eligible)
+    request = BulkHoldRequest(
+        workspace=caller.workspace,
+        sequence_id=sequence_id,
+        bulk_id=bulk_id,
+        pause=pause,
+        request=PauseRequest(
+            actor=caller.actor, reason=body.reason, note=body.note, until=body.until
+        )
+        if pause
+        else PauseRequest(actor=caller.actor),
+        recipient_ids=eligible,
+    )
+    try:
+        async with within_deadline("the bulk action"):
+            with temporal_problems("bulk action"):
+                await start_bulk_hold(client, settings.task_queue, request)
+    except BaseException:
+        await barrier.restore(bulk_id, [rows[rid] for rid in eligible])
+        raise
+    shown = "paused" if pause else "in_progress"
+    result.applied = [BulkItem(id=rid, status=shown) for rid in eligible]
+    result.fan_out = bulk_id
     return result
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from domain.models import SequenceDefinition
+from domain.models import SequenceDefinition, Vacation
 from domain.statuses import RecipientStatus, SequenceStatus
 from store.accounts import Accounts
 from store.db import Store
 from store.holds import PauseBarrier
 from store.ledger import Claim, Ledger, Outbound
-from store.recipients import NewContact, Recipients
+from store.recipients import NewContact, Projected, Recipients
 from store.sequences import Sequences
 from tests.conftest import outbound
 
@@ -117,3 +117,55 @@ async def test_a_step_sent_under_one_key_is_not_sent_under_another(db: Store) ->
     await ledger.finish(claimed.row_id, "sent", "prov-1")
     retried = await ledger.claim(Outbound(**{**out.__dict__, "dispatch_key": "1"}))
     assert retried.claim is Claim.ALREADY_SENT
+
+
+async def test_a_bulk_pause_holds_at_the_ledger_until_its_recipient_has_taken_it(db: Store) -> None:
+    """No projection lowers it (a late one from before the pause would, for `hold`)."""
+    ledger, out = await setup(db)
+    barrier, recipients = PauseBarrier(db), Recipients(db)
+    await barrier.raise_for_many("blk_1", [out.recipient_id], "webinar", None)
+    [shown] = await recipients.get_many("acme", "seq_1", [out.recipient_id])
+    assert (shown.status, shown.pause_reason) == ("paused", "webinar")
+    await recipients.project([_projected_running(out.recipient_id)])  # a projection from before
+    assert (await ledger.claim(out)).claim is Claim.HELD
+    await barrier.taken("blk_1", [out.recipient_id])
+    assert (await ledger.claim(out)).claim is Claim.CLAIMED
+
+
+async def test_a_bulk_change_that_cannot_start_puts_the_rows_back(db: Store) -> None:
+    ledger, out = await setup(db)
+    barrier, recipients = PauseBarrier(db), Recipients(db)
+    [before] = await recipients.get_many("acme", "seq_1", [out.recipient_id])
+    await barrier.raise_for_many("blk_2", [out.recipient_id], "webinar", None)
+    await barrier.restore("blk_2", [before])
+    [after] = await recipients.get_many("acme", "seq_1", [out.recipient_id])
+    assert (after.status, after.pause_reason) == ("in_progress", None)
+    assert (await ledger.claim(out)).claim is Claim.CLAIMED
+
+
+async def test_a_sender_away_is_refused_with_its_vacations(db: Store) -> None:
+    now = datetime.now(UTC)
+    sender = await Accounts(db).create_sender("acme", "Ada", "ada@acme.com", None)
+    definition = SequenceDefinition(name="S", steps=[])
+    definition.settings = definition.settings.model_copy(update={"sender_id": sender.id})
+    await Sequences(db).create("acme", "seq_2", definition)
+    [enrolled], _ = await Recipients(db).enroll(
+        "acme", "seq_2", [NewContact("ada@example.com")], RecipientStatus.IN_PROGRESS
+    )
+    out = outbound(enrolled.recipient_id, "seq_2", sender_id=sender.id)
+    planned = Vacation(start=now + timedelta(hours=1), end=now + timedelta(hours=2))
+    changed = await PauseBarrier(db).plan_vacation("acme", sender.id, planned, now)
+    assert changed is not None and changed[1] == ["seq_2"]
+    ledger = Ledger(db)
+    before = await ledger.claim(out, now=now)
+    assert before.claim is Claim.CLAIMED and before.row_id  # planned, not yet
+    await ledger.finish(before.row_id, "released")
+    away = await ledger.claim(out, now=now + timedelta(minutes=90))
+    assert away.claim is Claim.SENDER_AWAY and away.vacations
+    assert Vacation.model_validate(away.vacations[0]).start == planned.start
+    later = await ledger.claim(out, now=now + timedelta(hours=2))
+    assert later.claim is Claim.CLAIMED
+
+
+def _projected_running(recipient_id: str) -> Projected:
+    return Projected(recipient_id, 5, RecipientStatus.IN_PROGRESS, 0, None, None)

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.outbound import EventType, OutboundEvent
 from domain.statuses import StepType
+from store.accounts import Accounts
 from store.db import Store
 from store.migrate import upgrade_to_head
 from store.webhooks import Webhooks
@@ -35,9 +36,11 @@ from workflows.models import (
     EditContentRequest,
     InboundEvent,
     SenderChange,
+    SenderVacations,
     SequenceStateChange,
     StepContent,
     StepContentChange,
+    Vacation,
     WebhookEndpointInput,
 )
 from workflows.recipient import RecipientWorkflow
@@ -117,6 +120,27 @@ async def record() -> None:
             await h.advance(3 * DAY)  # due: the new sender does not exist, so it errs
             await h.until(d, lambda v: v.status.value == "error")
             await d.terminate("recorded")
+            # 6. holds composed: a sender's vacation, a sequence pause on top, lifted in turn
+            away = await Accounts(store).create_sender("acme", "Ada", "ada@acme.com", None)
+            f = await h.start(
+                sequence(step("email", timedelta(0)), step("email", 6 * DAY), sender_id=away.id)
+            )
+            await h.until(f, lambda v: v.steps[0].state == "sent")
+            await h.advance(DAY)
+            now = await h.now()
+            told = SenderVacations(
+                sender_id=away.id, version=1, vacations=[Vacation(start=now, end=now + 2 * DAY)]
+            )
+            await f.signal(RecipientWorkflow.sender_vacations, told)
+            await h.until(f, lambda v: v.status.value == "paused")
+            await h.advance(DAY)
+            held = SequenceStateChange(epoch=1, paused=True, at=await h.now())
+            await f.execute_update(RecipientWorkflow.apply_sequence_state, held)
+            await h.advance(2 * DAY)  # the vacation ends; the sequence still holds
+            released = SequenceStateChange(epoch=2, paused=False, at=await h.now())
+            await f.execute_update(RecipientWorkflow.apply_sequence_state, released)
+            await h.until(f, lambda v: v.status.value == "in_progress")
+            await f.terminate("recorded")
             # 5. a webhook endpoint's deliverer: a batch, a failure retried with back-off
             receiver = start_receiver(fail_first=1)
             hooks = Webhooks(store)
@@ -151,6 +175,7 @@ async def record() -> None:
                 ),
                 "sequence_changes": d,
                 "webhook_endpoint_retry": e,
+                "holds_composed": f,
             }
             for name, handle in histories.items():
                 path = OUT / f"{name}.json"

@@ -9,11 +9,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from worker import workflow_runner
+from worker import WORKFLOWS, workflow_runner
 from workflows.client import DATA_CONVERTER
-from workflows.recipient import RecipientWorkflow
-from workflows.sequence import SequenceWorkflow
-from workflows.webhooks import WebhookEndpointWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -28,7 +25,7 @@ async def test_history_replays_without_nondeterminism(path: Path, sandboxed: boo
     """Both ways the worker can run workflows (settings.workflow_sandbox)."""
     history = WorkflowHistory.from_json("recorded", path.read_text())
     replayer = Replayer(
-        workflows=[RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow],
+        workflows=WORKFLOWS,
         data_converter=DATA_CONVERTER,
         workflow_runner=workflow_runner(sandboxed),
     )

@@ -1,0 +1,160 @@
+"""Answer times of the three ways to hold many recipients: `python -m bench.holds --n 10000`.
+
+One run, one stack (the same launcher as bench.sequence_pause: a dev server with WAL pragmas,
+`python -m worker` as a subprocess, the API in-process on a SQLite store): a sender and one
+sequence sending from it, N recipients enrolled and waiting on a 30-day first step (nothing is
+sent: what is measured is holding them). Then, in turn:
+
+  * the sequence's pause and resume (POST /v1/sequences/{id}/pause|resume);
+  * the sender's vacation and its end (POST /v1/senders/{id}/pause|resume);
+  * a bulk pause by filter (`status: in_progress`, reason "bench") and a bulk resume by
+    filter (`pause_reason: bench`).
+
+For each: seconds to the API's answer (what a person waits for: the store already shows the
+change and the barrier holds), and seconds until every recipient workflow shows it in
+visibility (the fan-out's own time, polled every 0.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench.sequence_pause import BATCH, Bench, Options, wait_until
+
+DOMAIN = "holds.example.com"
+
+
+class HoldsBench(Bench):
+    async def run(self) -> None:
+        n, r = self.opts.n, self.report
+        print(f"[bench.holds] N={n} tmp={self.tmp}", flush=True)
+        sender = await self._post("/v1/senders", {"name": "Ada", "email": "ada@acme.com"}, 201)
+        self.sender_id = sender["id"]
+        steps = [
+            {"type": "email", "delay": "P30D", "subject": "Hi", "body": "1"},
+            {"type": "email", "delay": "P1D", "subject": "Again", "body": "2"},
+        ]
+        created = await self._post(
+            "/v1/sequences",
+            {"name": "bench holds", "steps": steps, "sender_id": self.sender_id},
+            201,
+        )
+        sid = self.sid = created["id"]
+        started = time.perf_counter()
+        enrolled = 0
+        for start in range(0, n, BATCH):
+            enrolled += await self.enroll(sid, DOMAIN, start, min(BATCH, n - start))
+        r.add("enroll N (API answers)", f"{time.perf_counter() - started:.1f} s")
+        running = await wait_until(
+            self.q(sid, "in_progress"), enrolled, self.opts.timeout(120, 0.1), started
+        )
+        r.add("all N running", str(running))
+
+        base = f"/v1/sequences/{sid}"
+        bulk = f"{base}/recipients/bulk"
+        await self._measure("sequence pause", f"{base}/pause", None, "paused")
+        await self._measure("sequence resume", f"{base}/resume", None, "in_progress")
+        sender_path = f"/v1/senders/{self.sender_id}"
+        await self._measure("sender pause (vacation)", f"{sender_path}/pause", {}, "paused")
+        await self._measure("sender resume", f"{sender_path}/resume", None, "in_progress")
+        by_status = {"action": "pause", "filter": {"status": "in_progress"}, "reason": "bench"}
+        await self._measure("bulk pause by filter", bulk, by_status, "paused")
+        by_reason = {"action": "resume", "filter": {"pause_reason": "bench"}}
+        await self._measure("bulk resume by filter", bulk, by_reason, "in_progress")
+
+    async def _measure(self, what: str, path: str, body: Any, status: str) -> None:
+        started = time.perf_counter()
+        answer = await self.http.post(path, json=body)
+        answered = time.perf_counter() - started
+        if answer.status_code != 200:
+            raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
+        shown = await self._shown_in_store(status)
+        applied = await wait_until(
+            self.q(self.sid, status), self.opts.n, self.opts.timeout(120, 0.1), started
+        )
+        self.report.add(f"{what}: answer", f"{answered:.3f} s")
+        self.report.add(f"{what}: store shows it at the answer", f"{shown} of {self.opts.n}")
+        self.report.add(f"{what}: every workflow has it", str(applied))
+
+    async def _shown_in_store(self, status: str) -> int:
+        listed = await self.http.get(f"/v1/sequences/{self.sid}")
+        return int(listed.json()["counts"].get(status, 0))
+
+    async def _post(self, path: str, body: Any, expect: int) -> dict[str, Any]:
+        answer = await self.http.post(path, json=body)
+        if answer.status_code != expect:
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:500]}")
+        return answer.json()  # type: ignore[no-any-return]
+
+
+async def main_async(opts: Options, command: str) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="seqflow-bench-holds-"))
+    bench = HoldsBench(opts, tmp)
+    load_before = os.getloadavg()
+    code = 0
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await bench.start(stack)
+                await bench.run()
+            finally:
+                await asyncio.to_thread(bench.stop_children)
+    except Exception as exc:
+        traceback.print_exc()
+        bench.report.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
+        code = 1
+    finally:
+        bench.stop_children()
+        bench.report.notes.append(
+            f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after "
+            f"{os.getloadavg()[0]:.2f}; 'every workflow has it' is visibility polled every 0.5 s"
+        )
+        failed = bool(code or bench.report.problems)
+        bench.report.notes.append(
+            f"logs {'kept in ' + str(tmp) if failed or opts.keep else 'removed (--keep keeps)'}"
+        )
+        bench.report.print(command)
+        if not (failed or opts.keep):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.holds", description=__doc__)
+    parser.add_argument("--n", type=int, default=1000, help="recipients (default 1000)")
+    parser.add_argument("--cache", type=int, default=12000, help="worker max_cached_workflows")
+    parser.add_argument("--timeout-scale", type=float, default=1.0)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dbs)")
+    args = parser.parse_args(argv)
+    opts = Options(
+        n=args.n,
+        cache=args.cache,
+        sandbox=False,
+        cycles=1,
+        signal_concurrency=0,
+        timeout_scale=args.timeout_scale,
+        midsend=False,
+        keep=args.keep,
+    )
+    shown = argv if argv is not None else sys.argv[1:]
+    command = " ".join([".venv/bin/python -m bench.holds", *map(shlex.quote, shown)])
+    return asyncio.run(main_async(opts, command))
+
+
+if __name__ == "__main__":
+    status = main()
+    # A process that used the Temporal client can abort at exit (temporalio/sdk-python#300).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -1,0 +1,1 @@
+"""Metrics and logs: what an on-call engineer reads (docs/observability.md)."""
