@@ -20,6 +20,7 @@ COPY store/ store/
 COPY devstack/ devstack/
 COPY console/ console/
 COPY observability/ observability/
+COPY tools/ tools/
 RUN pip install . && rm -rf /src
 
 # Unprivileged runtime user. Its home is the working directory, so the relative `.data/`

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.contract import DEFAULT_TASK_QUEUE
@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     smtp_from: str = "seqflow <outreach@seqflow.localhost>"
     smtp_timeout: timedelta = timedelta(seconds=30)
+    # A stopping worker (SIGTERM, SIGINT) stops polling at once, begins no new hand-over and
+    # lets its running activities finish for this long before it cancels them (a fan-out is
+    # then carried on by another worker from its heartbeat). A hand-over already in its SMTP
+    # DATA (or the provider's POST) is finished even past it, within the SMTP timeout. None:
+    # the SMTP timeout + 5 s. A supervisor's kill deadline (compose's stop_grace_period)
+    # must be longer than this plus the SMTP timeout.
+    shutdown_grace: timedelta | None = None
 
     # SMS and LinkedIn go through an HTTP provider; unset means the dev outbox (files).
     provider_url: str | None = None
@@ -71,6 +78,9 @@ class Settings(BaseSettings):
     # recipient that has sent a step holds ~120 KB (most of it in the SDK's Rust core), so
     # 6,000 keep a worker under 1 GiB; scale workers out for more.
     max_cached_workflows: int = 6000
+    # Recipients a sequence's fan-out reaches at once: what it leaves of the worker and the
+    # server decides how long a person's single action waits meanwhile (bench.head_of_line).
+    fan_out_concurrency: int = Field(default=24, ge=1, le=200)
     # Run workflow code in Temporal's import sandbox. The test suite always does, so every
     # workflow path is checked there; the worker does not by default, because the sandbox
     # re-imports the workflow module for each instance (memory, and ~2x the CPU of a replay).
@@ -83,6 +93,17 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = None
     worker_sdk_metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+
+    # Traces (docs/observability.md, "Tracing"): an OTLP/HTTP traces endpoint, e.g.
+    # http://collector:4318/v1/traces, the same for the API and every worker. None: no
+    # tracing at all (no tracer provider, no Temporal interceptor, no HTTP middleware).
+    otlp_endpoint: str | None = None
+
+    def worker_shutdown_grace(self) -> timedelta:
+        """`shutdown_grace`, or a little more than the SMTP timeout when it is not set."""
+        if self.shutdown_grace is not None:
+            return self.shutdown_grace
+        return self.smtp_timeout + timedelta(seconds=5)
 
     def token_secret_bytes(self) -> bytes:
         """The secret new tokens are signed with."""

@@ -25,7 +25,7 @@ from activities.projection import StoreProjector
 from activities.rendering import shared_pool
 from activities.webhooks import WebhookSender
 from domain.statuses import StepType
-from observability import logs, metrics
+from observability import logs, metrics, tracing
 from settings import Settings, get_settings
 from store.db import Store
 from store.ledger import Ledger
@@ -42,11 +42,20 @@ log = logging.getLogger("seqflow.worker")
 
 WORKFLOWS = [RecipientWorkflow, SequenceWorkflow, WebhookEndpointWorkflow, RecipientBulkWorkflow]
 
+# How often at most an activity's heartbeat reaches the server. A fan-out's progress is its
+# heartbeat (activities/fanout.py); by default the SDK sends one per 0.8 x the heartbeat timeout
+# (24 s for a fan-out), so a worker killed in a fan-out's first 24 s left no progress and the
+# next attempt started over. Every 2 s, another worker carries on from about where it died.
+HEARTBEAT_THROTTLE = timedelta(seconds=2)
+
 # Pure libraries the workflows use (templates for content previews, pydantic models) are
 # passed through the sandbox whole: they are deterministic and re-importing them per run is slow.
+# OpenTelemetry too: with tracing on, the SDK's workflow interceptor keeps its context there
+# (re-imported, its context would not be the one the worker's spans are made in, and its
+# SDK reads the environment, which the sandbox forbids).
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "jinja2", "markupsafe", "pydantic", "isodate", "holidays", "domain"
+        "jinja2", "markupsafe", "pydantic", "isodate", "holidays", "domain", "opentelemetry"
     )
 )
 
@@ -86,10 +95,12 @@ def build_worker(
     sandboxed: bool = True,
     dev_mode: bool = False,
     webhook_poll: timedelta = timedelta(seconds=0.5),
+    fan_out_concurrency: int = 24,
+    shutdown_grace: timedelta = timedelta(seconds=10),
 ) -> Worker:
     dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)
     projector = StoreProjector(store)
-    fan_out = SequenceFanOut(client, store)
+    fan_out = SequenceFanOut(client, store, fan_out_concurrency)
     bulk = RecipientBulkHolds(client, store)
     # dev_mode: webhooks may go to http://127.0.0.1 (a receiver on this machine).
     webhooks = WebhookSender(Webhooks(store), dev_mode=dev_mode, poll=webhook_poll)
@@ -111,7 +122,11 @@ def build_worker(
             webhooks.webhook_give_up,
         ],
         max_cached_workflows=max_cached_workflows,
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        # On shutdown the SDK stops polling at once, waits this long for running activities,
+        # then cancels them; a send already in its hand-over is finished even so
+        # (activities/channels.py, finish_once_started).
+        graceful_shutdown_timeout=shutdown_grace,
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 
@@ -134,7 +149,12 @@ async def main() -> None:
     # Two metrics ports: the SDK's, served by its core from this runtime, and seqflow's own
     # (prometheus_client); observability/metrics.py says why.
     runtime = metrics.temporal_runtime(settings.worker_sdk_metrics_port, settings.metrics_host)
-    client = await connect_client(settings, runtime=runtime)
+    # Tracing (off unless SEQFLOW_OTLP_ENDPOINT is set): on the client, so the worker built on
+    # it runs workflows and activities in the traces that started them.
+    traces = tracing.configure("worker", settings)
+    client = await connect_client(
+        settings, runtime=runtime, interceptors=tracing.interceptors(traces)
+    )
     metrics.serve(settings.worker_metrics_port, settings.metrics_host)
     worker = build_worker(
         client,
@@ -146,6 +166,8 @@ async def main() -> None:
         sandboxed=settings.workflow_sandbox,
         dev_mode=settings.dev_mode,
         webhook_poll=settings.webhook_poll,
+        fan_out_concurrency=settings.fan_out_concurrency,
+        shutdown_grace=settings.worker_shutdown_grace(),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -162,8 +184,14 @@ async def main() -> None:
     await start_deliverers(client, store, settings)
     async with worker:
         await stop.wait()
-        log.info("shutting down: finishing running activities")
+        log.info(
+            "shutting down: polling stops; running activities have %.0f s to finish",
+            settings.worker_shutdown_grace().total_seconds(),
+        )
+    log.info("stopped: every activity finished or was handed back")
     await store.close()
+    if traces is not None:
+        traces.shutdown()  # the spans still batched are exported
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass
@@ -23,6 +24,7 @@ from activities.email_format import build_email
 from domain.failures import FailureCause
 
 T = TypeVar("T")
+log = logging.getLogger("seqflow.channels")
 
 
 class ChannelError(Exception):
@@ -62,13 +64,29 @@ class Channel(Protocol):
 
 
 async def finish_once_started(commit: Awaitable[T]) -> T:
-    """Run a commit step to its end even if we are cancelled meanwhile: once a message is
-    being handed over, stopping half-way would leave us not knowing whether it went out."""
+    """Run a commit step to its end even if we are cancelled meanwhile, however many times:
+    once a message is being handed over, stopping half-way would leave us not knowing whether
+    it went out. A pause, a stopping worker's deadline (`SEQFLOW_SHUTDOWN_GRACE`) and the
+    activity's own timeout all land before the commit began or after it ended; the commit is
+    bounded by its own timeout (the SMTP or HTTP one). A cancellation that arrived meanwhile
+    is absorbed: the caller learns how the commit ended, which is the truth to record."""
     task = asyncio.ensure_future(commit)
+    absorbed = 0
     try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        return await task
+        while True:
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.done():
+                    return task.result()  # it ended as we were cancelled: its own outcome
+                if not absorbed:
+                    log.info("cancelled during a hand-over: finishing it first")
+                absorbed += 1
+    finally:
+        current = asyncio.current_task()
+        if current is not None:
+            for _ in range(absorbed):
+                current.uncancel()
 
 
 class SmtpEmailChannel:
@@ -90,7 +108,9 @@ class SmtpEmailChannel:
     async def send(self, message: OutboundMessage) -> str:
         email = self.build(message)
         client = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout)
-        # Connect, MAIL and RCPT may be cancelled freely: nothing is handed over yet.
+        # Connect, MAIL and RCPT may be cancelled freely: nothing is handed over yet. DATA is
+        # the commit point: once begun, a cancellation waits for the server's answer (each
+        # exchange bounded by `timeout`), so the ledger learns sent or refused, never "cut".
         await client.connect()
         try:
             try:

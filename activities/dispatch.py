@@ -2,8 +2,15 @@
 
 At most once: the ledger row is claimed before the hand-over and marked after, so a retried
 attempt never sends twice, and one that finds an unfinished claim says so (delivery_uncertain)
-instead of guessing. Cancellation (a pause) reaches us through heartbeats; cancelled before or
-during the hand-over, the claim is released and the step is attempted again after resume.
+instead of guessing. Cancellation (a pause) reaches us through heartbeats; cancelled before
+the hand-over, the claim is released and the step is attempted again after resume. A hand-over
+that has begun is never cut (`finish_once_started`): a cancellation then lands after it, and
+what it did (sent, or refused) is what the ledger and the workflow learn. The ledger's own
+writes are finished the same way, so no claim is left unowned by a cancellation.
+
+A stopping worker (SIGTERM: it no longer polls, worker.py) begins no new hand-over: a claim it
+makes after its shutdown began is given back and the attempt fails as retryable, so another
+worker sends the message; hand-overs already under way finish first.
 """
 
 from __future__ import annotations
@@ -16,9 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.channels import Channel, ChannelError, OutboundMessage, check_phone
+from activities.channels import (
+    Channel,
+    ChannelError,
+    OutboundMessage,
+    check_phone,
+    finish_once_started,
+)
 from activities.rendering import RenderPool, shared_pool
 from domain.failures import FailureCause, NotSentYet
 from domain.ids import message_id
@@ -31,6 +44,8 @@ from workflows import contract
 from workflows.models import DispatchRequest, DispatchResult
 
 HEARTBEAT_EVERY = 0.5  # seconds; the workflow's heartbeat timeout is 2 s
+# A retryable failure: the attempt ran on a stopping worker, which hands nothing over.
+WORKER_STOPPING = "worker_stopping"
 
 
 @dataclass(frozen=True)
@@ -116,27 +131,36 @@ class StepDispatcher:
         assert claim.row_id is not None
         if claim.from_address:
             message = dataclasses.replace(message, from_address=claim.from_address)
+        if activity.is_worker_shutdown():
+            # This worker is stopping: leave the hand-over to one that is not.
+            metrics.dispatched(request.type, "cancelled", request.workspace)
+            await self._finish(claim.row_id, "released")
+            raise ApplicationError(
+                "the worker is stopping; another worker sends this step",
+                type=WORKER_STOPPING,
+                category=ApplicationErrorCategory.BENIGN,
+            )
         try:
             provider_id = await self.channels[request.type].send(message)
         except ChannelError as exc:
             uncertain = exc.cause == FailureCause.DELIVERY_UNCERTAIN
             state = "uncertain" if uncertain else "failed"
             metrics.dispatched(request.type, state, request.workspace)
-            await self.ledger.finish(claim.row_id, state)
+            await self._finish(claim.row_id, state)
             raise _business_error(exc.cause, exc.detail) from None
         except asyncio.CancelledError:
             # The channel contract: cancelled means nothing was handed over (see Channel).
             metrics.dispatched(request.type, "cancelled", request.workspace)
-            await asyncio.shield(self.ledger.finish(claim.row_id, "released"))
+            await self._finish(claim.row_id, "released")
             raise
         except Exception:
             # Transient (connection refused, 4xx): nothing was accepted; Temporal retries
             # and the row may be claimed again.
             metrics.dispatched(request.type, "error", request.workspace)
-            await self.ledger.finish(claim.row_id, "failed")
+            await self._finish(claim.row_id, "failed")
             raise
         metrics.dispatched(request.type, "sent", request.workspace)
-        await asyncio.shield(self.ledger.finish(claim.row_id, "sent", provider_id))
+        await self._finish(claim.row_id, "sent", provider_id)
         activity.logger.info("step %s sent as %s", request.step, provider_id)
         return DispatchResult(message_id=message.message_id, sent_at=datetime.now(UTC))
 
@@ -148,10 +172,16 @@ class StepDispatcher:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            claim = await task
+            claim = await finish_once_started(task)
             if claim.claim is Claim.CLAIMED and claim.row_id is not None:
-                await self.ledger.finish(claim.row_id, "released")
+                await self._finish(claim.row_id, "released")
             raise
+
+    async def _finish(self, row_id: int, state: str, provider_id: str | None = None) -> None:
+        """Record how the claim ended, even if we are cancelled meanwhile (a pause and a
+        stopping worker's deadline can both arrive): a claim left `claimed` would make the
+        next attempt wait out the hand-over grace and then call it uncertain."""
+        await finish_once_started(self.ledger.finish(row_id, state, provider_id))
 
     async def prepare(self, request: DispatchRequest) -> OutboundMessage:
         contact = request.contact

@@ -34,6 +34,7 @@ from observability import metrics
 from store.db import Store
 from store.holds import PauseBarrier
 from store.recipients import Recipients
+from store.sequences import Sequences
 from store.webhooks import Webhooks
 from workflows import contract
 from workflows.contract import recipient_workflow_id
@@ -46,16 +47,22 @@ TRIES = 4  # per recipient within an attempt, for errors that are not "it has en
 
 
 class SequenceFanOut:
-    def __init__(self, client: Client, store: Store) -> None:
+    def __init__(self, client: Client, store: Store, concurrency: int = CONCURRENCY) -> None:
         self.client = client
         self.store = store
+        self.concurrency = concurrency  # settings.fan_out_concurrency
 
     @activity.defn(name=contract.FAN_OUT_SEQUENCE_STATE)
     async def fan_out_sequence_state(self, request: FanOutRequest) -> int:
         details = activity.info().heartbeat_details
         cursor: str = details[0] if details else ""
         reached = int(details[1]) if len(details) > 1 else 0
-        gate = asyncio.Semaphore(CONCURRENCY)
+        if details:
+            # An earlier attempt died or its worker stopped: carry on after its last page.
+            activity.logger.info(
+                "fan-out resumed after %d recipients (attempt %d)", reached, activity.info().attempt
+            )
+        gate = asyncio.Semaphore(self.concurrency)
         if request.change is not None:
             # Recorded before any write of ours, so an older change's bulk statement (the API
             # answering it) cannot land after them.
@@ -64,6 +71,9 @@ class SequenceFanOut:
             await PauseBarrier(self.store).follow_sequence(
                 request.sequence_id, status, change.epoch, change.at
             )
+            # Its progress (GET /v1/sequences/{sid}: fan_out) counts from here; a retried
+            # attempt keeps what the last one recorded.
+            await Sequences(self.store).fan_out_begun(request.sequence_id, change.epoch)
         await self._tell(request)
 
         async def reach(recipient_id: str) -> RecipientProjection | None:
@@ -92,18 +102,30 @@ class SequenceFanOut:
 
         recipients = Recipients(self.store)
         descending = request.change is not None and request.change.epoch % 2 == 1
+        done = False
         with metrics.fanning_out(*_what_changed(request)) as progress:
             while True:
                 page = await recipients.ids_page(
                     request.sequence_id, cursor, PAGE, descending=descending
                 )
                 if not page:
+                    if not done:
+                        await self._record_progress(request, reached, done=True)
                     return reached
                 answers = await asyncio.gather(*(reach(rid) for rid in page))
                 await recipients.project([projected(a) for a in answers if a is not None])
                 cursor, reached = page[-1], reached + len(page)
+                done = len(page) < PAGE  # a short page is the last (unless one was enrolled)
+                await self._record_progress(request, reached, done=done)
                 activity.heartbeat(cursor, reached)
                 progress.reached(len(page))
+
+    async def _record_progress(self, request: FanOutRequest, reached: int, *, done: bool) -> None:
+        """A pause/resume's progress in the store, once per page (edits show none)."""
+        if request.change is not None:
+            await Sequences(self.store).fan_out_reached(
+                request.sequence_id, request.change.epoch, reached, done=done
+            )
 
     async def _tell(self, request: FanOutRequest) -> None:
         """The sequence's change, told to webhooks once (its id is the change's own)."""

@@ -74,7 +74,9 @@ class WebhookSender:
 
     @activity.defn(name=contract.WEBHOOK_PENDING)
     async def webhook_pending(self, request: PendingRequest) -> list[int]:
-        """The endpoint's pending deliveries, oldest first; waits for one up to `wait`."""
+        """The endpoint's pending deliveries, oldest first; waits for one up to `wait`, or
+        until this worker begins to stop (it answers what it found: the next wait is another
+        worker's, and a stopping worker does not wait out its grace for an idle poll)."""
         deadline = time.monotonic() + request.wait.total_seconds()
         while True:
             endpoint = await self.webhooks.endpoint(request.endpoint_id)
@@ -85,10 +87,13 @@ class WebhookSender:
                     non_retryable=True,
                 )
             found = await self.webhooks.pending(request.endpoint_id, BATCH)
-            if found or time.monotonic() >= deadline:
+            if found or time.monotonic() >= deadline or activity.is_worker_shutdown():
                 return found
             activity.heartbeat()
-            await asyncio.sleep(self.poll)
+            try:
+                await asyncio.wait_for(activity.wait_for_worker_shutdown(), self.poll)
+            except TimeoutError:
+                pass
 
     @activity.defn(name=contract.WEBHOOK_DELIVER_BATCH)
     async def webhook_deliver_batch(self, request: BatchRequest) -> BatchResult:

@@ -26,7 +26,7 @@ from api.routes import (
     webhooks,
 )
 from console import app as console
-from observability import metrics
+from observability import metrics, tracing
 from observability.http import RequestObserver
 from settings import Settings, get_settings
 from store.db import Store
@@ -55,19 +55,28 @@ def create_app(
         if store is None:
             await upgrade_to_head(settings.database_url)
         app.state.store = store or Store.connect(settings.database_url)
-        app.state.client = client or await connect_client(settings)
+        app.state.client = client or await connect_client(
+            settings, interceptors=tracing.interceptors(traces)
+        )
         await app.state.renderer.start()
         yield
         if owned_store:
             await app.state.store.close()
+        if traces is not None:
+            traces.shutdown()  # the spans still batched are exported
 
+    # Tracing (off unless SEQFLOW_OTLP_ENDPOINT is set): each request a span, parent of the
+    # Temporal calls made while answering it (by the client the lifespan connects).
+    traces = tracing.configure("api", settings)
     app = FastAPI(
         title="seqflow",
         version="1",
         summary="Pausable outreach sequences",
         lifespan=lifespan,
+        telemetry=tracing.api_telemetry(traces),
     )
     app.state.settings = settings
+    app.state.tracing = traces
     app.state.renderer = shared_pool()
     if client is not None and store is not None:
         # Injected (tests): usable without running the lifespan.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.schemas import (
+    FanOutOut,
     RecipientPublic,
     RecipientRowOut,
     ScheduleIn,
@@ -21,7 +22,7 @@ from domain.models import (
     StepDefinition,
 )
 from domain.statuses import HoldSource, RecipientStatus
-from store.sequences import definition_of, status_of
+from store.sequences import definition_of, fan_out_of, status_of
 from store.tables import RecipientRow, SequenceRow
 from workflows.models import RecipientView
 
@@ -64,6 +65,7 @@ def _schedule(given: ScheduleIn | None) -> SendingSchedule | None:
 def sequence_public(row: SequenceRow, counts: dict[str, int]) -> SequencePublic:
     definition = definition_of(row)
     settings = definition.settings
+    fan_out = fan_out_of(row, recipients_now=sum(counts.values()))
     return SequencePublic(
         id=row.id,
         name=row.name,
@@ -90,6 +92,11 @@ def sequence_public(row: SequenceRow, counts: dict[str, int]) -> SequencePublic:
         on_colleague_response=settings.on_colleague_response,
         colleague_scope=settings.colleague_scope,
         counts=counts,
+        fan_out=(
+            FanOutOut(epoch=fan_out.epoch, reached=fan_out.reached, total=fan_out.total)
+            if fan_out
+            else None
+        ),
         created_at=row.created_at,
     )
 

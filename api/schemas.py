@@ -201,6 +201,14 @@ class SequenceCreate(Strict):
         return self
 
 
+class FanOutOut(BaseModel):
+    """How far the sequence's last pause or resume has reached its recipients."""
+
+    epoch: int = Field(description="the pause/resume (1: the first, 2: the next…) it is of")
+    reached: int = Field(description="recipients it has reached so far")
+    total: int = Field(description="recipients it has to reach; done when reached == total")
+
+
 class SequencePublic(BaseModel):
     id: str
     name: str
@@ -215,6 +223,7 @@ class SequencePublic(BaseModel):
     colleague_scope: ColleagueScope = ColleagueScope.SEQUENCE
     counts: dict[str, int]
     sends_per_step: dict[int, int] = {}  # messages sent, by step index (from the ledger)
+    fan_out: FanOutOut | None = None  # None: never paused or resumed
     created_at: Aware
 
 

@@ -169,9 +169,10 @@ class Child:
             self.proc.wait(5)
 
 
-def dev_server(tmp: Path, port: int) -> Child:
+def dev_server(tmp: Path, port: int, *, fairness: bool = False) -> Child:
     """A Temporal dev server on a SQLite file in `tmp`, with the WAL pragmas this 2-core
-    machine needs and our search attributes (not started yet)."""
+    machine needs and our search attributes (not started yet); `fairness` turns on the task
+    queues' fairness (recipients carry a fairness key per sequence)."""
     return Child(
         "temporal",
         [
@@ -192,6 +193,7 @@ def dev_server(tmp: Path, port: int) -> Child:
             "--sqlite-pragma",
             "synchronous=NORMAL",
             *search_attribute_cli_flags(),
+            *(["--dynamic-config-value", "matching.enableFairness=true"] if fairness else []),
         ],
         dict(os.environ),
         tmp / "temporal.log",
@@ -387,7 +389,7 @@ class Bench:
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
-        temporal = dev_server(self.tmp, port)
+        temporal = dev_server(self.tmp, port, fairness=getattr(self.opts, "fairness", False))
         self._spawn(temporal)
         self.temporal = temporal
         self.client = await self._connect(temporal)

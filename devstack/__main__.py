@@ -34,8 +34,9 @@ from store.migrate import upgrade_to_head
 T = TypeVar("T")
 
 # Seconds between SIGTERM and SIGKILL. The worker's own graceful shutdown lets running
-# activities finish for up to 10 s (worker.py), so it gets a little more than that.
-API_GRACE, WORKER_GRACE, TEMPORAL_GRACE = 5.0, 12.0, 5.0
+# activities finish for SEQFLOW_SHUTDOWN_GRACE (settings.py), so it gets a little more than
+# that (WORKER_GRACE_MARGIN; the local SMTP sink answers a send's DATA at once).
+API_GRACE, WORKER_GRACE_MARGIN, TEMPORAL_GRACE = 5.0, 5.0, 5.0
 
 # One stop request can arrive more than once: a signal to `make`'s process group reaches us,
 # and GNU make forwards SIGTERM to its recipe as well. Only a later signal means "kill now".
@@ -226,7 +227,8 @@ async def run() -> int:
         say(f"Temporal ready after {time.monotonic() - started:.1f} s; starting worker and API")
 
         python = sys.executable
-        for name, grace in (("worker", WORKER_GRACE), ("api", API_GRACE)):
+        worker_grace = settings.worker_shutdown_grace().total_seconds() + WORKER_GRACE_MARGIN
+        for name, grace in (("worker", worker_grace), ("api", API_GRACE)):
             child = Child(name, [python, "-m", name], plan.child_env, stop_grace=grace)
             await child.start()
             children.append(child)

@@ -50,6 +50,22 @@ from domain.statuses import RecipientStatus as S
 HELD_RECHECK = timedelta(minutes=1)
 
 
+# Timeline entries after which the current delay counts from then.
+_CLOCK_SET = frozenset(
+    {
+        "enrolled",
+        "started",
+        "resumed",
+        "hold_lifted",
+        "step_sent",
+        "step_skipped",
+        "task_completed",
+        "manual_email_scheduled",
+        "retried",
+    }
+)
+
+
 @dataclass(frozen=True)
 class VacationChange:
     hold: bool  # True: held from `at`; False: the sender's hold lifts as of `at`
@@ -440,11 +456,12 @@ class Recipient:
         return None
 
     def _last_progress(self) -> datetime:
-        """The last moment something happened to the recipient's steps (a hold learned late
-        applies as of its start, but never before what already happened)."""
-        st = self.state
-        moments = [st.timeline[0].at, *(step.at for step in st.steps if step.at is not None)]
-        return max(moments)
+        """The last moment its clock was set (a hold learned late applies as of its start,
+        but never before the step's delay began counting)."""
+        for entry in reversed(self.state.timeline):
+            if entry.kind in _CLOCK_SET:
+                return entry.at
+        return self.state.timeline[0].at
 
     # ---- a sequence's changes ----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.statuses import Action
@@ -53,6 +54,7 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                _name_on_span(scope)  # before the answer's end ends the request's span
             await send(message)
 
         started = time.perf_counter()
@@ -64,7 +66,7 @@ class RequestObserver:
                 route = route_label(scope)
                 metrics.http_request(scope["method"], route, status, seconds)
                 if scope["path"] not in QUIET_PATHS:
-                    ids = {**dict(scope.get("path_params") or {}), **logs.current()}
+                    ids = _ids(scope)
                     log.log(
                         logging.WARNING if status >= 500 else logging.INFO,
                         "%s %s %d",
@@ -79,3 +81,23 @@ class RequestObserver:
                             **{k: v for k, v in ids.items() if k in logs.IDS},
                         },
                     )
+
+
+def _ids(scope: Scope) -> dict[str, Any]:
+    """The path's ids and those the request noted (its caller's workspace)."""
+    return {**dict(scope.get("path_params") or {}), **logs.current()}
+
+
+def _name_on_span(scope: Scope) -> None:
+    """The request's span (tracing on: observability/tracing.py) is named as the metric's
+    route is (a pause is not averaged with a skip) and says what it was about, so a trace can
+    be found by the recipient or sequence it concerns."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        route = route_label(scope)
+        if route is not None:
+            span.update_name(f"{scope['method']} {route}")
+        ids = _ids(scope)
+        span.set_attributes(
+            {f"seqflow.{k}": str(v) for k, v in ids.items() if k in logs.IDS and v is not None}
+        )

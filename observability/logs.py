@@ -6,7 +6,8 @@ come from, in this order: what the code bound around the work (`bound`, `note` â
 the caller's workspace and the path's ids, the dispatch activity its step), the running
 activity (`temporalio.activity.info()`), and a workflow's own log records (the SDK's
 `temporal_workflow` extra). A recipient's workflow id names its workspace, sequence and
-recipient (`workflows.contract`), so an activity's lines carry those too.
+recipient (`workflows.contract`), so an activity's lines carry those too. With tracing on
+(observability/tracing.py) a line written inside a span also carries its `trace_id`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import IO, Any
 
 import temporalio.activity
 import temporalio.workflow
+from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -82,6 +84,9 @@ class WithIds(logging.Filter):
                 ids |= ids_of_workflow(info.workflow_id) | {"workflow_id": info.workflow_id}
             ids |= {"activity": info.activity_type, "attempt": info.attempt}
         ids |= _bound.get() or {}
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # tracing is on (observability/tracing.py): the line's trace
+            ids["trace_id"] = trace.format_trace_id(span.trace_id)
         for key, value in ids.items():
             if value is not None and not hasattr(record, key):
                 setattr(record, key, value)

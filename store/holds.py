@@ -216,7 +216,7 @@ class PauseBarrier:
     ) -> tuple[SenderRow, list[str]] | None:
         """The sender is back now (planned vacations stay planned)."""
         return await self._change_vacations(
-            workspace, sender_id, now, lambda spans: vacations.end_now(spans, now)
+            workspace, sender_id, now, lambda spans: vacations.end_now(spans, now), ended=True
         )
 
     async def _change_vacations(
@@ -225,6 +225,7 @@ class PauseBarrier:
         sender_id: str,
         now: datetime,
         change: Any,
+        ended: bool = False,
     ) -> tuple[SenderRow, list[str]] | None:
         async with self.store.sessions.begin() as session:
             row = await session.get(SenderRow, sender_id, with_for_update=True)
@@ -234,7 +235,12 @@ class PauseBarrier:
             row.vacations = [v.model_dump(mode="json") for v in spans]
             row.vacations_version += 1
             sequences = await _sending_from(session, workspace, sender_id)
-            if vacations.covering(spans, now) is not None:
+            if ended and vacations.covering(spans, now) is None:
+                # Shown running again at once (provisional, as a sequence's resume: each
+                # workflow projects where it went back to); a paused sequence holds them on.
+                for sequence in sequences:
+                    await session.execute(_release_held_by_sender(sequence))
+            elif vacations.covering(spans, now) is not None:
                 for sequence in sequences:
                     statement = _hold_running(
                         sequence.id, definition_of(sequence), HoldSource.SENDER
@@ -346,6 +352,24 @@ def _hold_running(sequence_id: str, definition: SequenceDefinition, source: Hold
         # SQLAlchemy adds RETURNING id and reads back every row (10,000 ids: +80 ms).
         .execution_options(synchronize_session=False)
     )
+
+
+def _release_held_by_sender(sequence: SequenceRow) -> Any:
+    held = update(RecipientRow).where(
+        RecipientRow.sequence_id == sequence.id,
+        RecipientRow.status == RecipientStatus.PAUSED.value,
+        RecipientRow.pause_source == HoldSource.SENDER.value,
+    )
+    if sequence.status == SequenceStatus.PAUSED.value:
+        shown = held.values(pause_source=HoldSource.SEQUENCE.value)
+    else:
+        shown = held.values(
+            status=RecipientStatus.IN_PROGRESS.value,
+            pause_source=None,
+            pause_reason=None,
+            pause_until=None,
+        )
+    return shown.execution_options(synchronize_session=False)
 
 
 def _release_held_by_sequence(sequence_id: str, *, still_away: bool = False) -> Any:

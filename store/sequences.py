@@ -2,14 +2,17 @@
 
 The sequence workflow is the truth; the row follows it (its definition only ever moves to a
 newer version, its pause/resume state to a newer epoch — see store/holds.py for the latter).
+The row also shows how far the newest pause/resume has reached its recipients (`FanOut`),
+written by the fan-out activity once per page, and never by an older epoch's over a newer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 
 from domain.models import SequenceDefinition
 from domain.statuses import SequenceStatus
@@ -24,6 +27,27 @@ class SequenceState:
     status: SequenceStatus
     epoch: int
     at: datetime | None
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """How far a pause/resume (`epoch`) has reached the sequence's recipients: `reached` of
+    `total`, the recipients it has to reach (those of the sequence when it began; one enrolled
+    meanwhile and reached too counts in both). Done: reached == total."""
+
+    epoch: int
+    reached: int
+    total: int
+
+
+def fan_out_of(row: SequenceRow, recipients_now: int) -> FanOut | None:
+    """The fan-out of the sequence's newest pause/resume (None: it has never had one). One
+    acknowledged but not begun yet has reached none of the recipients it has now."""
+    if row.epoch == 0:
+        return None
+    if row.fan_out_epoch < row.epoch:
+        return FanOut(row.epoch, 0, recipients_now)
+    return FanOut(row.fan_out_epoch, row.fan_out_reached, row.fan_out_total)
 
 
 def definition_of(row: SequenceRow) -> SequenceDefinition:
@@ -98,3 +122,44 @@ class Sequences:
         )
         async with self.store.sessions() as session:
             return {step: count for step, count in (await session.execute(query)).all()}
+
+    # ---- the fan-out of a pause/resume (activities/fanout.py) --------------------------------
+
+    async def fan_out_begun(self, sequence_id: str, epoch: int) -> None:
+        """The fan-out of `epoch` begins: it has to reach the recipients the sequence has now.
+        A retried attempt of the same epoch keeps the progress recorded; an older epoch's
+        writes nothing over a newer one's."""
+        recipients = (
+            select(func.count())
+            .select_from(RecipientRow)
+            .where(RecipientRow.sequence_id == sequence_id)
+            .scalar_subquery()
+        )
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                update(SequenceRow)
+                .where(SequenceRow.id == sequence_id, SequenceRow.fan_out_epoch < epoch)
+                .values(fan_out_epoch=epoch, fan_out_reached=0, fan_out_total=recipients)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def fan_out_reached(
+        self, sequence_id: str, epoch: int, reached: int, *, done: bool = False
+    ) -> None:
+        """A page done: `reached` so far (never fewer than recorded). `done`: it has reached
+        every recipient there is, so `total` becomes `reached` (fewer, if some were deleted
+        meanwhile)."""
+        row = SequenceRow
+        where = [row.id == sequence_id, row.fan_out_epoch == epoch]
+        total: Any = reached
+        if not done:
+            where.append(row.fan_out_reached < reached)
+            total = case((row.fan_out_total < reached, reached), else_=row.fan_out_total)
+        statement = (
+            update(row)
+            .where(*where)
+            .values(fan_out_reached=reached, fan_out_total=total)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.store.sessions.begin() as session:
+            await session.execute(statement)

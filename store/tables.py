@@ -42,6 +42,11 @@ class SequenceRow(Base):
     # moment the sequence workflow accepted it (recipients apply it as of then).
     epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     state_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The fan-out of the newest pause/resume the worker has begun (its epoch, 0: none yet):
+    # recipients it has reached, of those it has to (written once per page, store/sequences).
+    fan_out_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fan_out_reached: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fan_out_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

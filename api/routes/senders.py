@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/senders", tags=["senders"])
 RETRY_CONCURRENCY = 16
 
 
-def _public(row: SenderRow) -> SenderPublic:
+def public(row: SenderRow) -> SenderPublic:
     now = datetime.now(UTC)
     spans = vacations.current(vacations_of(row), now)
     return SenderPublic(
@@ -51,12 +51,12 @@ async def create(body: SenderCreate, caller: CallerDep, store: StoreDep) -> Send
     row = await Accounts(store).create_sender(
         caller.workspace, body.name, str(body.email), body.daily_cap
     )
-    return _public(row)
+    return public(row)
 
 
 @router.get("", response_model=list[SenderPublic])
 async def list_all(caller: CallerDep, store: StoreDep) -> list[SenderPublic]:
-    return [_public(row) for row in await Accounts(store).senders(caller.workspace)]
+    return [public(row) for row in await Accounts(store).senders(caller.workspace)]
 
 
 @router.get("/{sender_id}", response_model=SenderPublic)
@@ -64,7 +64,7 @@ async def one(sender_id: str, caller: CallerDep, store: StoreDep) -> SenderPubli
     row = await Accounts(store).sender(caller.workspace, sender_id)
     if row is None:
         raise not_found(f"sender {sender_id}")
-    return _public(row)
+    return public(row)
 
 
 @router.post("/{sender_id}/pause", response_model=SenderPublic)
@@ -118,7 +118,7 @@ async def _told(
         sender_id=row.id, version=row.vacations_version, vacations=vacations_of(row)
     )
     await sequence_calls.tell_vacations(client, workspace, sequence_ids, told)
-    return _public(row)
+    return public(row)
 
 
 @router.patch("/{sender_id}", response_model=SenderPublic)
@@ -152,6 +152,6 @@ async def change(
         retried = sum(results)
     updated = await accounts.sender(caller.workspace, sender_id)
     assert updated is not None
-    public = _public(updated)
-    public.recipients_retried = retried
-    return public
+    shown = public(updated)
+    shown.recipients_retried = retried
+    return shown

@@ -41,7 +41,7 @@ from console.web import (
 from domain import actions
 from domain.statuses import LABELS, Action, RecipientStatus, SequenceStatus, StepType
 from store.recipients import RecipientFilter, Recipients
-from store.sequences import Sequences, definition_of, status_of
+from store.sequences import FanOut, Sequences, definition_of, fan_out_of, status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,6 +122,7 @@ async def _sequence_page(
         can_pause=actions.sequence_allows(Action.PAUSE, state),
         can_resume=actions.sequence_allows(Action.RESUME, state),
         counts=[(LABELS[RecipientStatus(k)], n) for k, n in sorted(counts.items())],
+        fan_out=fan_out_text(fan_out_of(row, recipients_now=sum(counts.values()))),
         recipients=shown,
         status=status,
         q=q,
@@ -166,6 +167,15 @@ async def enroll(request: Request, sequence_id: str) -> Response:
     if answer.rejected:
         told += " Not enrolled: " + "; ".join(f"{r.email} — {r.reason}" for r in answer.rejected)
     return redirect(request, session, back, told)
+
+
+def fan_out_text(fan_out: FanOut | None) -> str | None:
+    """While the sequence's pause or resume is still reaching its recipients, how far it is
+    (the table already shows them paused or running: this is their workflows catching up)."""
+    if fan_out is None or fan_out.reached >= fan_out.total:
+        return None
+    change = "pause" if fan_out.epoch % 2 else "resume"  # epochs alternate, the first a pause
+    return f"The {change} is on its way: {fan_out.reached} of {fan_out.total} recipients reached."
 
 
 def _people(text: str) -> list[dict[str, Any]]:

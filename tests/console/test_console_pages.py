@@ -1,8 +1,13 @@
-"""Console pages that need no browser to check: the errors view."""
+"""Console pages that need no browser to check: the errors view, a sequence's page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from domain.failures import FailureCause
+from domain.statuses import SequenceStatus
+from store.holds import PauseBarrier
+from store.sequences import Sequences
 from tests.conftest import API_KEY, Api, assert_eventually
 from tests.console.test_console_isolation import signed_in
 
@@ -106,3 +111,59 @@ async def test_the_new_sequence_form_takes_holidays_business_days_and_the_collea
     assert (sequence["window_in"], sequence["on_colleague_response"]) == ("recipient", "pause")
     assert sequence["colleague_scope"] == "workspace"
     await console.aclose()
+
+
+async def test_the_sequence_page_says_how_far_a_pause_is_on_its_way(api: Api) -> None:
+    sequence = await api.create_sequence(
+        steps=[{"type": "email", "delay": "P1D", "subject": "Hi", "body": "x"}]
+    )
+    sid = sequence["id"]
+    await api.enroll(sid, "ada@example.com", "bob@example.com", "cy@example.com")
+    console, _ = await signed_in(api, API_KEY)
+    assert "on its way" not in (await console.get(f"/sequences/{sid}")).text
+    # The row as a pause's fan-out leaves it after its first recipient (activities/fanout.py).
+    await PauseBarrier(api.store).follow_sequence(sid, SequenceStatus.PAUSED, 1, datetime.now(UTC))
+    sequences = Sequences(api.store)
+    await sequences.fan_out_begun(sid, 1)
+    await sequences.fan_out_reached(sid, 1, 1)
+    page = await console.get(f"/sequences/{sid}")
+    assert "The pause is on its way: 1 of 3 recipients reached." in page.text
+    await sequences.fan_out_reached(sid, 1, 3, done=True)
+    assert "on its way" not in (await console.get(f"/sequences/{sid}")).text
+    await console.aclose()
+
+
+async def test_a_sender_vacation_is_planned_and_ended_from_the_senders_page(api: Api) -> None:
+    created = await api.http.post("/v1/senders", json={"name": "Ada Box", "email": "a@acme.com"})
+    sid = created.json()["id"]
+    steps = [{"type": "email", "delay": "P1D", "subject": "Hi", "body": "x"}]
+    sequence = await api.create_sequence(steps=steps, sender_id=sid)
+    [ada] = await api.enroll(sequence["id"], "ada@example.com")
+    await assert_eventually(
+        lambda: _status_is(api, sequence["id"], ada["id"], "in_progress"), timeout=10
+    )
+    console, csrf = await signed_in(api, API_KEY)
+    answer = await console.post(
+        f"/senders/{sid}/vacation",
+        data={"csrf": csrf, "from": "", "until": "", "reason": "conference"},
+        follow_redirects=True,
+    )
+    assert "Ada Box is on vacation" in answer.text
+    assert "Away until resumed · conference" in answer.text
+    assert (await api.recipient(sequence["id"], ada["id"]))["status"] == "paused"
+    refused = await console.post(
+        f"/senders/{sid}/vacation",
+        data={"csrf": csrf, "from": "2027-01-10T09:00", "until": "2027-01-09T09:00"},
+        follow_redirects=True,
+    )
+    assert "Not planned: until must be after from" in refused.text
+    back = await console.post(f"/senders/{sid}/back", data={"csrf": csrf}, follow_redirects=True)
+    assert "Ada Box is back" in back.text
+    await assert_eventually(
+        lambda: _status_is(api, sequence["id"], ada["id"], "in_progress"), timeout=10
+    )
+    await console.aclose()
+
+
+async def _status_is(api: Api, sid: str, rid: str, status: str) -> None:
+    assert (await api.recipient(sid, rid))["status"] == status

@@ -190,3 +190,21 @@ def test_the_step_is_due_at_its_delay_plus_the_time_under_at_least_one_hold(
         apply(source, False)
     assert not on and r.state.status is S.IN_PROGRESS
     assert r.state.due_at == T0 + DELAY + held
+
+
+def test_a_recipient_that_starts_during_a_vacation_is_held_from_its_start_not_before() -> None:
+    clock = Clock()
+    defn = definition(StepType.EMAIL, delays=[2 * DAY])
+    start = T0 + 3 * DAY
+    state = Recipient.new_state(defn, start, clock(), "ada")
+    r = Recipient(state, defn, clock=clock, start_at=start, composed=True)
+    r.take_vacations([Vacation(start=T0 + DAY, end=T0 + 5 * DAY)], 1)
+    assert r.vacation_change(clock()) is None  # not started: nothing to hold yet
+    clock.advance(3 * DAY)
+    r.start()
+    r.follow_vacations(clock())
+    assert r.state.pause is not None and r.state.pause.paused_at == start
+    assert r.state.remaining == 2 * DAY  # the whole delay waits for the vacation's end
+    clock.advance(2 * DAY)
+    r.follow_vacations(clock())
+    assert r.state.status is S.IN_PROGRESS and r.state.due_at == T0 + 7 * DAY

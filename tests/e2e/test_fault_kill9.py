@@ -22,29 +22,33 @@ import asyncio
 import json
 import os
 import random
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from activities.fanout import PAGE as FAN_OUT_PAGE
 from store.db import Store
 from store.migrate import upgrade_to_head
 from store.tables import DeliveryRow, WebhookDeliveryRow
-from tests.conftest import TOKEN_SECRET, Api, SmtpSink, api_for, assert_eventually, free_port
+from tests.conftest import Api, SmtpSink, api_for, assert_eventually, free_port
+from tests.e2e.processes import READY, identity, kill9, start_worker, wait_for_log
 from tests.webhook_receiver import Receiver, start_receiver
-from workflows.contract import recipient_workflow_id
+from workflows import contract
+from workflows.client import DATA_CONVERTER
+from workflows.contract import STATUS_KEY, recipient_workflow_id, sequence_workflow_id
 from workflows.recipient import RecipientWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.fault]
@@ -78,40 +82,6 @@ def slow_smtp() -> Iterator[SlowSmtpSink]:
     controller.start()
     yield sink
     controller.stop()
-
-
-def start_worker(  # type: ignore[no-untyped-def]
-    env: WorkflowEnvironment,
-    task_queue: str,
-    db_url: str,
-    smtp: SmtpSink,
-    log: Path,
-    **extra: str,
-):
-    environment = {
-        **os.environ,
-        "SEQFLOW_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "SEQFLOW_TASK_QUEUE": task_queue,
-        "SEQFLOW_TOKEN_SECRET": TOKEN_SECRET,  # a production worker refuses to start without
-        "SEQFLOW_DATABASE_URL": db_url,
-        "SEQFLOW_SMTP_HOST": smtp.host,
-        "SEQFLOW_SMTP_PORT": str(smtp.port),
-        **extra,
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "worker"],
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def kill9(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=20)
 
 
 async def list_all(api: Api, sid: str) -> list[dict]:
@@ -484,3 +454,347 @@ def _received_at_least(smtp: SmtpSink, count: int):  # type: ignore[no-untyped-d
         assert len(smtp.messages) >= count, len(smtp.messages)
 
     return check
+
+
+# ---- three workers: the work spread over them, one killed mid-burst and one mid-fan-out ------
+
+# 2,000 recipients (the issue's figure); SEQFLOW_FAULT_SCALE_N runs it smaller or larger.
+SCALE_N = int(os.environ.get("SEQFLOW_FAULT_SCALE_N", "2000"))
+SCALE_WORKERS = 3
+SCALE_STEPS = [
+    {"type": "email", "delay": "PT0S", "subject": "Hi {{ first_name }}", "body": "First"},
+    {"type": "email", "delay": "P1D", "subject": "Again", "body": "Second"},
+]
+ENROLL_BATCH = 1_000  # the API's limit per request
+
+
+@pytest.mark.timeout(1800)
+async def test_three_workers_survive_kill9_mid_send_burst_and_mid_fan_out(
+    dev_env: WorkflowEnvironment, smtp: SmtpSink, tmp_path: Path
+) -> None:
+    """Three `python -m worker` processes on one task queue and store. SCALE_N recipients
+    enroll and get their first email; one worker is killed -9 mid-burst (and restarted, so the
+    pause starts with three again). The sequence is paused: the worker running the pause's
+    fan-out is killed -9 halfway (and left dead: the two survivors must finish on their own).
+    The fan-out activity is carried on by a survivor from its heartbeat; then a resume.
+
+    Every recipient ends right: each first email arrived at most once (0 duplicates), exactly
+    once unless the ledger flags it uncertain (a claim cut by the kill: the recipient is in
+    error with delivery_uncertain, for a person to check); all running recipients paused by
+    the pause and back in progress after the resume, per their own workflows and the store.
+    """
+    n = SCALE_N
+    db_url = f"sqlite+aiosqlite:///{tmp_path}/seqflow.db"
+    await upgrade_to_head(db_url)
+    store = Store.connect(db_url)
+    task_queue = f"tq-{uuid.uuid4()}"
+    client = dev_env.client
+    started = time.monotonic()
+    events: list[tuple[float, str]] = []
+
+    def mark(what: str) -> None:
+        events.append((round(time.monotonic() - started, 1), what))
+        print(f"  .. {events[-1][0]:7.1f}s {what}", flush=True)
+
+    workers: dict[str, subprocess.Popen[bytes]] = {}  # the live ones, by name
+    logs: dict[str, Path] = {}  # every worker's log, the dead ones' too
+
+    def spawn(name: str) -> None:
+        logs[name] = tmp_path / f"{name}.log"
+        workers[name] = start_worker(dev_env, task_queue, db_url, smtp, logs[name])
+
+    def named(worker_identity: str) -> str:
+        return next(name for name, w in workers.items() if identity(w) == worker_identity)
+
+    for i in range(SCALE_WORKERS):
+        spawn(f"w{i + 1}")
+    try:
+        for name, worker in list(workers.items()):
+            await wait_for_log(worker, logs[name], READY, timeout=120)
+        mark(f"{SCALE_WORKERS} workers ready")
+        async with api_for(dev_env, store, smtp, task_queue=task_queue) as api:
+            sid = (await api.create_sequence(name="Three workers", steps=SCALE_STEPS))["id"]
+
+            async def count(status: str, step: int | None = None) -> int:
+                query = f'SeqflowSequence="{sid}" AND SeqflowStatus="{status}"'
+                if step is not None:
+                    query += f" AND SeqflowStep={step}"
+                return int((await client.count_workflows(query)).count)
+
+            # ---- 1. enrollment and first sends; kill -9 one worker mid-burst, restart it ----
+            enroll_started, enroll_wall = time.monotonic(), time.time()
+            enrolled: list[dict] = []
+            for first in range(0, n, ENROLL_BATCH):
+                people = [
+                    f"s{i:05d}@example.com" for i in range(first, min(n, first + ENROLL_BATCH))
+                ]
+                enrolled += await api.enroll(sid, *people)
+            enroll_s = time.monotonic() - enroll_started
+            assert len(enrolled) == n
+            mark(f"enrolled {n} in {enroll_s:.1f} s ({len(smtp.messages)} first emails so far)")
+
+            await assert_eventually(
+                _received_at_least(smtp, n * 3 // 10), timeout=600, interval=0.05
+            )
+            burst_victim = max(workers, key=lambda name: _text_count(logs[name], "sent as"))
+            burst_at = len(smtp.messages)
+            burst_identity = identity(workers[burst_victim])
+            kill9(workers.pop(burst_victim))
+            mark(f"kill -9 {burst_victim} mid-burst ({burst_at}/{n} first emails received)")
+            await asyncio.sleep(1)
+            restarted = f"{burst_victim}-restarted"
+            spawn(restarted)
+            mark(f"{restarted} started")
+
+            async def first_steps_settled() -> tuple[int, int]:
+                running, failed = await count("in_progress", 1), await count("error")
+                assert running + failed == n, (running, failed, len(smtp.messages))
+                return running, failed
+
+            running, failed = await assert_eventually(first_steps_settled, timeout=900, interval=1)
+            settled_s = time.monotonic() - enroll_started
+            last_first = max(smtp.received_at) - enroll_wall
+            mark(f"first steps settled: {running} in progress, {failed} in error")
+            first_received = len(smtp.messages)
+            # The sends the kill interrupted: dispatches another worker finished (attempt > 1).
+            retried = await _dispatches_retried(client, sid, [p["id"] for p in enrolled])
+            assert retried, "the kill mid-burst interrupted no dispatch"
+            assert burst_identity not in retried.values(), "the dead worker finished a dispatch"
+            mark(f"{len(retried)} dispatches interrupted by the kill, finished by another worker")
+
+            # ---- 2. pause; kill -9 the worker running its fan-out halfway; leave it dead ----
+            sequence = client.get_workflow_handle(sequence_workflow_id("acme", sid))
+            pause_started = time.monotonic()
+            paused = await api.http.post(f"/v1/sequences/{sid}/pause")
+            assert paused.status_code == 200, paused.text
+            pause_answer_s, pause_answered = time.monotonic() - pause_started, time.time()
+            assert paused.json()["counts"].get("paused") == running  # the store, at once
+
+            # A third of the way, once its heartbeat recorded progress (a page or more done).
+            strike_at = min(running - FAN_OUT_PAGE // 2, max(running // 3, FAN_OUT_PAGE))
+
+            async def fanned_out_partly() -> tuple[str, int]:
+                assert await count("paused") >= strike_at
+                fan_out = [
+                    a
+                    for a in (await sequence.describe()).raw_description.pending_activities
+                    if a.activity_type.name == contract.FAN_OUT_SEQUENCE_STATE
+                ]
+                assert fan_out, "no fan-out running"
+                details = await DATA_CONVERTER.decode(fan_out[0].heartbeat_details.payloads)
+                assert len(details) > 1 and int(details[1]) > 0, details
+                return fan_out[0].last_worker_identity, int(details[1])
+
+            fan_identity, recorded = await assert_eventually(
+                fanned_out_partly, timeout=600, interval=0.2
+            )
+            fan_victim = named(fan_identity)
+            paused_at_kill = await count("paused")
+            assert paused_at_kill < running, "the fan-out ended before the kill"
+            kill9(workers.pop(fan_victim))
+            killed_wall = time.time()
+            mark(f"kill -9 {fan_victim} mid-fan-out ({paused_at_kill}/{running} paused)")
+            survivors = {identity(w): name for name, w in workers.items()}
+
+            async def all_paused() -> None:
+                assert await count("paused") == running
+
+            await assert_eventually(all_paused, timeout=900, interval=0.5)
+            pause_s = time.monotonic() - pause_started
+            mark(f"all {running} paused, {pause_s:.1f} s after the pause")
+
+            async def fan_out_done() -> list[Any]:
+                history = [e async for e in sequence.fetch_history_events()]
+                done = [
+                    e
+                    for e in history
+                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                ]
+                assert done, "the fan-out activity has not completed yet"
+                return history
+
+            history = await assert_eventually(fan_out_done, timeout=120, interval=0.5)
+            starts = [
+                e.activity_task_started_event_attributes
+                for e in history
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            ]
+            assert starts[-1].attempt >= 2 and starts[-1].identity in survivors, starts[-1]
+            carried_on_by = survivors[starts[-1].identity]
+            resumed = [
+                line
+                for line in logs[carried_on_by].read_text(errors="replace").splitlines()
+                if "fan-out resumed after" in line
+            ]
+            assert resumed, f"{carried_on_by} did not carry on from the heartbeat"
+            resumed_line = json.loads(resumed[-1])
+            resumed_after = int(resumed_line["message"].split()[3])
+            # Carried on once the dead attempt's heartbeat timed out (the fan-out's is 30 s).
+            gap_s = datetime.fromisoformat(resumed_line["time"]).timestamp() - killed_wall
+            # From its heartbeat: no earlier than what it recorded at the kill, no later than
+            # what was done by then.
+            assert recorded <= resumed_after <= paused_at_kill + FAN_OUT_PAGE, (
+                recorded,
+                resumed_after,
+                paused_at_kill,
+            )
+            mark(f"fan-out carried on by {carried_on_by} after {resumed_after} recipients")
+
+            statuses = await _workflow_statuses(client, sid)
+            assert len(statuses) == n
+            assert Counter(statuses.values()) == Counter(paused=running, error=failed), Counter(
+                statuses.values()
+            )
+            listed = Counter(r["status"] for r in await list_all(api, sid))
+            assert listed == Counter(paused=running, error=failed), listed
+            assert smtp.received_at[first_received:] == [], "a message arrived while paused"
+            assert all(at <= pause_answered for at in smtp.received_at)
+
+            # ---- 3. resume, on the two survivors --------------------------------------------
+            resume_started = time.monotonic()
+            resumed_answer = await api.http.post(f"/v1/sequences/{sid}/resume")
+            assert resumed_answer.status_code == 200, resumed_answer.text
+            resume_answer_s = time.monotonic() - resume_started
+
+            async def all_back() -> None:
+                assert await count("in_progress", 1) == running
+                assert await count("paused") == 0
+
+            await assert_eventually(all_back, timeout=900, interval=0.5)
+            resume_s = time.monotonic() - resume_started
+            mark(f"all {running} back in progress, {resume_s:.1f} s after the resume")
+            statuses = await _workflow_statuses(client, sid)
+            assert Counter(statuses.values()) == Counter(in_progress=running, error=failed)
+            listed = Counter(r["status"] for r in await list_all(api, sid))
+            assert listed == Counter(in_progress=running, error=failed), listed
+
+            # ---- the evidence ---------------------------------------------------------------
+            await asyncio.sleep(1.5)  # nothing is due (the second step is a day away)
+            assert len(smtp.messages) == first_received, "a message arrived after the resume"
+            received: Counter[str] = Counter()
+            for message in smtp.messages:
+                assert message["X-Seqflow-Step"] == "0", dict(message.items())
+                received[str(message["X-Seqflow-Recipient"])] += 1
+            async with store.sessions() as session:
+                ledger = list(
+                    await session.scalars(select(DeliveryRow).where(DeliveryRow.sequence_id == sid))
+                )
+            states: dict[str, set[str]] = {}
+            for row in ledger:
+                states.setdefault(row.recipient_id, set()).add(row.state)
+            duplicates = {rid: k for rid, k in received.items() if k > 1}
+            wrong = []
+            for person in enrolled:
+                rid, status = person["id"], statuses[person["id"]]
+                flagged = "uncertain" in states.get(rid, set())
+                if status == "in_progress" and (received[rid] != 1 or "sent" not in states[rid]):
+                    wrong.append((rid, status, received[rid], states.get(rid)))
+                elif status == "error" and not flagged:
+                    wrong.append((rid, status, received[rid], states.get(rid)))
+            unmatched_sent = [
+                row.recipient_id
+                for row in ledger
+                if row.state == "sent" and received[row.recipient_id] != 1
+            ]
+            ledger_counts = Counter(row.state for row in ledger)
+            uncertain_received = sum(
+                1 for rid, s in states.items() if "uncertain" in s and received[rid]
+            )
+            sends = {name: _text_count(log, "sent as") for name, log in logs.items()}
+            table = [
+                ("recipients", n),
+                (
+                    "workers",
+                    f"{SCALE_WORKERS} (kill -9 {burst_victim} mid-burst, restarted; "
+                    f"kill -9 {fan_victim} mid-fan-out, left dead)",
+                ),
+                (
+                    "first emails sent, per worker log",
+                    " ".join(f"{k}={v}" for k, v in sends.items()),
+                ),
+                ("received", len(smtp.messages)),
+                ("received distinct", len(received)),
+                ("duplicates", sum(k - 1 for k in duplicates.values())),
+                ("ledger rows", " ".join(f"{k}={v}" for k, v in sorted(ledger_counts.items()))),
+                ("dispatches retried after the kill", len(retried)),
+                ("in error (delivery_uncertain)", failed),
+                ("  of which did arrive", uncertain_received),
+                ("wrong", len(wrong)),
+                ("enroll (s)", f"{enroll_s:.1f}  ({n / enroll_s:.0f} recipients/s)"),
+                (
+                    "last first email after (s)",
+                    f"{last_first:.1f}  ({len(received) / last_first:.1f} "
+                    "enrolled+sent/s, with the kill)",
+                ),
+                (
+                    "first steps settled after (s)",
+                    f"{settled_s:.1f}"
+                    + (
+                        "  (the uncertain ones wait out the 45 s hand-over grace)" if failed else ""
+                    ),
+                ),
+                ("pause: answer (ms)", f"{pause_answer_s * 1000:.0f}"),
+                (
+                    "pause: all paused after (s)",
+                    f"{pause_s:.1f}  ({running / pause_s:.1f} "
+                    f"recipients/s, with the kill: a survivor carried on {gap_s:.0f} s after it)",
+                ),
+                (
+                    "pause: fan-out attempt that finished",
+                    f"{starts[-1].attempt} on {carried_on_by}, after recipient {resumed_after} "
+                    f"(its heartbeat at the kill: {recorded}; {paused_at_kill} paused then)",
+                ),
+                ("resume: answer (ms)", f"{resume_answer_s * 1000:.0f}"),
+                (
+                    "resume: all back after (s)",
+                    f"{resume_s:.1f}  ({running / resume_s:.1f} recipients/s, two workers)",
+                ),
+                ("elapsed (s)", f"{time.monotonic() - started:.1f}"),
+            ]
+            width = max(len(name) for name, _ in table)
+            print("\n" + "\n".join(f"{name:<{width}}  {value}" for name, value in table))
+            print("timeline: " + "; ".join(f"{t}s {what}" for t, what in events))
+            assert not duplicates, f"sent more than once: {duplicates}"
+            assert not wrong, f"not as they should be (id, status, received, ledger): {wrong[:10]}"
+            assert not unmatched_sent, f"ledger says sent, received not once: {unmatched_sent[:10]}"
+            assert "claimed" not in ledger_counts, ledger_counts  # every claim was resolved
+            assert len(received) + failed - uncertain_received == n
+    finally:
+        for worker in workers.values():
+            kill9(worker)
+        await store.close()
+
+
+async def _dispatches_retried(client: Client, sid: str, rids: list[str]) -> dict[str, str]:
+    """Recipients whose dispatch needed more than one attempt, with the identity of the worker
+    that ran its last one (the dispatch is a recipient's only activity that is not local)."""
+    gate = asyncio.Semaphore(16)
+
+    async def last_attempt(rid: str) -> tuple[str, int, str]:
+        async with gate:
+            handle = client.get_workflow_handle(recipient_workflow_id("acme", sid, rid))
+            async for event in handle.fetch_history_events():
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                    started = event.activity_task_started_event_attributes
+                    return rid, started.attempt, started.identity
+        return rid, 0, ""
+
+    found = await asyncio.gather(*(last_attempt(rid) for rid in rids))
+    return {rid: who for rid, attempt, who in found if attempt > 1}
+
+
+async def _workflow_statuses(client: Client, sid: str) -> dict[str, str]:
+    """Each recipient's status as its own workflow last published it (its search attributes),
+    by recipient id."""
+    found: dict[str, str] = {}
+    async for wf in client.list_workflows(f'SeqflowSequence="{sid}"'):
+        if "/rcp_" in wf.id:
+            found[wf.id.rsplit("/", 1)[1]] = str(wf.typed_search_attributes.get(STATUS_KEY))
+    return found
+
+
+def _text_count(log: Path, needle: str) -> int:
+    try:
+        return log.read_text(errors="replace").count(needle)
+    except FileNotFoundError:
+        return 0

@@ -120,6 +120,48 @@ async def test_concurrent_alternating_pause_resume_converges(dev_api: Api) -> No
     assert {row["status"] for row in listed} == {expected}
 
 
+async def test_the_sequence_answer_says_how_far_its_pause_and_resume_have_reached(
+    dev_api: Api,
+) -> None:
+    later = [{"type": "email", "delay": "P1D", "subject": "Hi", "body": "Later"}]
+    sid = (await dev_api.create_sequence(steps=later))["id"]
+    assert (await dev_api.http.get(f"/v1/sequences/{sid}")).json()["fan_out"] is None
+    people = [{"email": f"p{i}@example.com"} for i in range(30)]
+    enrolled = await dev_api.http.post(
+        f"/v1/sequences/{sid}/recipients", json={"recipients": people}
+    )
+    assert len(enrolled.json()["enrolled"]) == 30, enrolled.text
+
+    async def reached_all(answer: dict, epoch: int, seen: list[dict]) -> None:
+        seen.append(answer["fan_out"])
+
+        async def probe() -> None:
+            fan_out = (await dev_api.http.get(f"/v1/sequences/{sid}")).json()["fan_out"]
+            seen.append(fan_out)
+            assert fan_out == {"epoch": epoch, "reached": 30, "total": 30}
+
+        await assert_eventually(probe, timeout=30, interval=0.05)
+        # Every answer on the way was this change's, counting up to the 30 it had to reach.
+        assert {f["epoch"] for f in seen} == {epoch} and {f["total"] for f in seen} == {30}
+        reached = [f["reached"] for f in seen]
+        assert reached == sorted(reached) and reached[0] in (0, 30)
+
+    paused = await dev_api.http.post(f"/v1/sequences/{sid}/pause")
+    assert paused.status_code == 200, paused.text
+    await reached_all(paused.json(), 1, [])
+    listed = (await dev_api.http.get(f"/v1/sequences/{sid}/recipients?limit=100")).json()
+    assert {row["status"] for row in listed["items"]} == {"paused"}
+
+    resumed = await dev_api.http.post(f"/v1/sequences/{sid}/resume")
+    assert resumed.status_code == 200, resumed.text
+    await reached_all(resumed.json(), 2, [])
+    listed = (await dev_api.http.get(f"/v1/sequences/{sid}/recipients?limit=100")).json()
+    assert {row["status"] for row in listed["items"]} == {"in_progress"}
+    assert [s["fan_out"] for s in (await dev_api.http.get("/v1/sequences")).json()["items"]] == [
+        {"epoch": 2, "reached": 30, "total": 30}
+    ]
+
+
 async def test_bulk_eligibility_and_bulk_pause(dev_api: Api) -> None:
     first = (await dev_api.create_sequence(steps=STEPS))["id"]
     second = (await dev_api.create_sequence(steps=STEPS))["id"]

@@ -1,0 +1,1 @@
+"""Operators' tools: `python -m tools.<name>`, run against a deployment from a checkout."""
