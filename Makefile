@@ -23,7 +23,8 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# kill -9 fault injection against a real worker process (about two minutes, not in `make test`)
+# kill -9 fault injection against real worker processes, one and three of them (about eight
+# minutes on 2 cores, not in `make test`)
 fault-test: $(STAMP)
 	$(PY) -m pytest -m fault -s tests/e2e/test_fault_kill9.py
 

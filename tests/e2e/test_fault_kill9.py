@@ -13,6 +13,10 @@ error), per recipient × step:
   workflow or the ledger yet missing at the SMTP server;
 - every ledger row in state `sent` matches exactly one received message.
 
+The webhook test kills the worker while it delivers webhooks. The last test runs three
+workers on 2,000 recipients (SEQFLOW_FAULT_SCALE_N) and kills one mid-burst of first emails
+and one mid-way through a pause's fan-out (docs/operations.md, "Running several workers").
+
 Run with `-s` to see the counts.
 """
 
