@@ -57,48 +57,54 @@ class HoldsBench(Bench):
             enrolled += await self.enroll(sid, DOMAIN, start, min(BATCH, n - start))
         answered = time.perf_counter() - started
         running = await wait_until(
-            self.q(sid, "in_progress"), enrolled, self.opts.timeout(120, 0.1), started
+            self.projected(sid), enrolled, self.opts.timeout(120, 0.1), started
         )
         r.add("enroll N", f"answers {answered:.1f} s · all running in {running.seconds:.1f} s")
 
         base = f"/v1/sequences/{sid}"
-        bulk = f"{base}/recipients/bulk"
-        await self._measure("sequence pause", f"{base}/pause", None, "paused")
-        await self._measure("sequence resume", f"{base}/resume", None, "in_progress")
-        sender_path = f"/v1/senders/{self.sender_id}"
-        await self._measure("sender pause (vacation)", f"{sender_path}/pause", {}, "paused")
-        await self._measure("sender resume", f"{sender_path}/resume", None, "in_progress")
-        by_status = {"action": "pause", "filter": {"status": "in_progress"}, "reason": "bench"}
-        await self._measure("bulk pause by filter", bulk, by_status, "paused")
-        by_reason = {"action": "resume", "filter": {"pause_reason": "bench"}}
-        await self._measure("bulk resume by filter", bulk, by_reason, "in_progress")
-
-    async def _measure(self, what: str, path: str, body: Any, status: str) -> None:
-        started = time.perf_counter()
-        answer = await self.http.post(path, json=body)
-        answered = time.perf_counter() - started
-        if answer.status_code != 200:
-            raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
-        shown = await self._shown_in_store(status)
-        applied = await wait_until(
-            self.q(self.sid, status), self.opts.n, self.opts.timeout(120, 0.1), started
-        )
-        reached = f"{applied.seconds:.1f} s" + ("" if applied.reached else " (timed out)")
-        self.report.add(
-            what,
-            f"answer {answered * 1000:.0f} ms · store shows {shown}/{self.opts.n} at once · "
-            f"every workflow in {reached}",
-        )
-
-    async def _shown_in_store(self, status: str) -> int:
-        listed = await self.http.get(f"/v1/sequences/{self.sid}")
-        return int(listed.json()["counts"].get(status, 0))
+        await measure(self, sid, "sequence pause", f"{base}/pause", None, "paused")
+        await measure(self, sid, "sequence resume", f"{base}/resume", None, "in_progress")
+        await measure_holds(self, sid, self.sender_id)
 
     async def _post(self, path: str, body: Any, expect: int) -> dict[str, Any]:
         answer = await self.http.post(path, json=body)
         if answer.status_code != expect:
             raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:500]}")
         return answer.json()  # type: ignore[no-any-return]
+
+
+async def measure_holds(bench: Bench, sid: str, sender_id: str) -> None:
+    """The sender's vacation and a bulk pause by filter, and their ends, on `sid`'s N."""
+    bulk = f"/v1/sequences/{sid}/recipients/bulk"
+    sender = f"/v1/senders/{sender_id}"
+    await measure(bench, sid, "sender pause (vacation)", f"{sender}/pause", {}, "paused")
+    await measure(bench, sid, "sender resume", f"{sender}/resume", None, "in_progress")
+    by_status = {"action": "pause", "filter": {"status": "in_progress"}, "reason": "bench"}
+    await measure(bench, sid, "bulk pause by filter", bulk, by_status, "paused")
+    by_reason = {"action": "resume", "filter": {"pause_reason": "bench"}}
+    await measure(bench, sid, "bulk resume by filter", bulk, by_reason, "in_progress")
+
+
+async def measure(bench: Bench, sid: str, what: str, path: str, body: Any, status: str) -> None:
+    """One change of all N: its answer, what the store shows then, and when every workflow
+    has it (visibility)."""
+    n = bench.opts.n
+    started = time.perf_counter()
+    answer = await bench.http.post(path, json=body)
+    answered = time.perf_counter() - started
+    if answer.status_code != 200:
+        raise RuntimeError(f"{what}: {answer.status_code} {answer.text[:500]}")
+    listed = await bench.http.get(f"/v1/sequences/{sid}")
+    shown = int(listed.json()["counts"].get(status, 0))
+    applied = await wait_until(bench.q(sid, status), n, bench.opts.timeout(120, 0.1), started)
+    reached = f"{applied.seconds:.1f} s" + ("" if applied.reached else " (timed out)")
+    bench.report.add(
+        what,
+        f"answer {answered * 1000:.0f} ms · store shows {shown}/{n} at once · "
+        f"every workflow in {reached}",
+    )
+    if not applied.reached:
+        bench.report.problems.append(f"{what}: {applied.text()}")
 
 
 async def main_async(opts: Options, command: str) -> int:

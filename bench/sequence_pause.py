@@ -518,6 +518,23 @@ class Bench:
             raise RuntimeError(f"{action}: {response.status_code} {response.text[:500]}")
         return elapsed, answered, response.json()
 
+    def projected(self, sid: str) -> Callable[[], Awaitable[int]]:
+        """Recipients whose workflow has run and projected itself at least once (visibility
+        shows the status the API starts them with before any worker has seen them)."""
+
+        async def count() -> int:
+            from sqlalchemy import func, select
+
+            from store.tables import RecipientRow
+
+            async with self.store.sessions() as session:
+                query = select(func.count()).where(
+                    RecipientRow.sequence_id == sid, RecipientRow.version >= 0
+                )
+                return int(await session.scalar(query) or 0)
+
+        return count
+
     def q(self, sid: str, status: str, step: int | None = None) -> Callable[[], Awaitable[int]]:
         query = f'SeqflowSequence="{sid}" AND SeqflowStatus="{status}"'
         if step is not None:
