@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shlex
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.holds import measure_holds
-from bench.sequence_pause import BATCH, Bench, Options, pct, wait_until
+from bench.sequence_pause import BATCH, Bench, Options, pct, run_to_report, wait_until
 
 BIG, SMALL = "big.example.com", "small.example.com"
 SMALL_N = 10
@@ -137,35 +134,17 @@ class HeadOfLine(Bench):
 
 
 async def main_async(opts: HolOptions, command: str) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="seqflow-bench-hol-"))
-    bench = HeadOfLine(opts, tmp)
-    load_before = os.getloadavg()
-    code = 0
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                await bench.start(stack)
-                await bench.run()
-            finally:
-                await asyncio.to_thread(bench.stop_children)
-    except Exception as exc:
-        traceback.print_exc()
-        bench.report.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
-        code = 1
-    finally:
-        bench.stop_children()
-        bench.report.notes.append(
-            f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after "
-            f"{os.getloadavg()[0]:.2f}; fairness {'on' if opts.fairness else 'off'}; our fan-out "
-            f"concurrency {os.environ.get('SEQFLOW_FAN_OUT_CONCURRENCY', 'default')}, "
-            f"raw {opts.signal_concurrency}; "
-            "fan-out times are visibility polled every 0.5 s; raw = the better of signal/update"
-        )
-        failed = bool(code or bench.report.problems)
-        bench.report.print(command)
-        if not (failed or opts.keep):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
+    bench = HeadOfLine(opts, Path(tempfile.mkdtemp(prefix="seqflow-bench-hol-")))
+    return await run_to_report(
+        bench,
+        command,
+        (
+            f"fairness {'on' if opts.fairness else 'off'}; our fan-out concurrency "
+            f"{os.environ.get('SEQFLOW_FAN_OUT_CONCURRENCY', 'default')}, raw "
+            f"{opts.signal_concurrency}; fan-out times are visibility polled every 0.5 s; "
+            "raw = the better of signal/update"
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shlex
-import shutil
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from bench.sequence_pause import BATCH, Bench, Options, wait_until
+from bench.sequence_pause import BATCH, Bench, Options, run_to_report, wait_until
 
 DOMAIN = "holds.example.com"
 
@@ -108,35 +105,10 @@ async def measure(bench: Bench, sid: str, what: str, path: str, body: Any, statu
 
 
 async def main_async(opts: Options, command: str) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="seqflow-bench-holds-"))
-    bench = HoldsBench(opts, tmp)
-    load_before = os.getloadavg()
-    code = 0
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                await bench.start(stack)
-                await bench.run()
-            finally:
-                await asyncio.to_thread(bench.stop_children)
-    except Exception as exc:
-        traceback.print_exc()
-        bench.report.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
-        code = 1
-    finally:
-        bench.stop_children()
-        bench.report.notes.append(
-            f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after "
-            f"{os.getloadavg()[0]:.2f}; 'every workflow has it' is visibility polled every 0.5 s"
-        )
-        failed = bool(code or bench.report.problems)
-        bench.report.notes.append(
-            f"logs {'kept in ' + str(tmp) if failed or opts.keep else 'removed (--keep keeps)'}"
-        )
-        bench.report.print(command)
-        if not (failed or opts.keep):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
+    bench = HoldsBench(opts, Path(tempfile.mkdtemp(prefix="seqflow-bench-holds-")))
+    return await run_to_report(
+        bench, command, "'every workflow has it' is visibility polled every 0.5 s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

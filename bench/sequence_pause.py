@@ -860,6 +860,40 @@ class Bench:
             )
 
 
+async def run_to_report(bench: Bench, command: str, how: str) -> int:
+    """Start the stack, run `bench.run()`, stop everything and print the report (with the
+    machine's load and `how` the figures were taken); 1 if the run failed or found problems.
+    The lighter benches (head_of_line, holds, workers) share it."""
+    load_before = os.getloadavg()
+    code = 0
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await bench.start(stack)
+                await bench.run()
+            finally:
+                await asyncio.to_thread(bench.stop_children)
+    except Exception as exc:
+        traceback.print_exc()
+        bench.report.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
+        code = 1
+    finally:
+        bench.stop_children()
+        bench.report.notes.append(
+            f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after "
+            f"{os.getloadavg()[0]:.2f}; {how}"
+        )
+        failed = bool(code or bench.report.problems)
+        keep = failed or bench.opts.keep
+        bench.report.notes.append(
+            f"logs {'kept in ' + str(bench.tmp) if keep else 'removed (--keep keeps them)'}"
+        )
+        bench.report.print(command)
+        if not keep:
+            shutil.rmtree(bench.tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
 async def main_async(opts: Options, command: str) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="seqflow-bench-"))
     load_before = os.getloadavg()

@@ -22,18 +22,24 @@ import asyncio
 import contextlib
 import os
 import shlex
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from bench.sequence_pause import BATCH, MAIN_DOMAIN, Bench, Child, Options, wait_until
+from bench.sequence_pause import (
+    BATCH,
+    MAIN_DOMAIN,
+    Bench,
+    Child,
+    Options,
+    run_to_report,
+    wait_until,
+)
 
 
 @dataclass
@@ -122,33 +128,15 @@ class WorkersBench(Bench):
 
 
 async def main_async(opts: WorkersOptions, command: str) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="seqflow-bench-workers-"))
-    bench = WorkersBench(opts, tmp)
-    load_before = os.getloadavg()
-    code = 0
-    try:
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                await bench.start(stack)
-                await bench.run()
-            finally:
-                await asyncio.to_thread(bench.stop_children)
-    except Exception as exc:
-        traceback.print_exc()
-        bench.report.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
-        code = 1
-    finally:
-        bench.stop_children()
-        bench.report.notes.append(
-            f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f} / after "
-            f"{os.getloadavg()[0]:.2f} (other work may share them); times are visibility "
-            "counts polled every 0.5 s (the SMTP sink's count for the first emails)"
-        )
-        failed = bool(code or bench.report.problems)
-        bench.report.print(command)
-        if not (failed or opts.keep):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
+    bench = WorkersBench(opts, Path(tempfile.mkdtemp(prefix="seqflow-bench-workers-")))
+    return await run_to_report(
+        bench,
+        command,
+        (
+            "other work may share them; times are visibility counts polled every 0.5 s (the "
+            "SMTP sink's count for the first emails)"
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
