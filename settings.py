@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # Recipients a sequence's fan-out reaches at once: what it leaves of the worker and the
     # server decides how long a person's single action waits meanwhile (bench.head_of_line).
     fan_out_concurrency: int = Field(default=24, ge=1, le=200)
+    # Within that ceiling a fan-out sends only as many as keep Temporal's answers within this
+    # multiple of their unloaded time (activities/pacing.py): lower favours people's clicks,
+    # higher the fan-out's own speed.
+    fan_out_latency_tolerance: float = Field(default=1.5, ge=1.1, le=10.0)
     # Run workflow code in Temporal's import sandbox. The test suite always does, so every
     # workflow path is checked there; the worker does not by default, because the sandbox
     # re-imports the workflow module for each instance (memory, and ~2x the CPU of a replay).

@@ -96,11 +96,12 @@ def build_worker(
     dev_mode: bool = False,
     webhook_poll: timedelta = timedelta(seconds=0.5),
     fan_out_concurrency: int = 24,
+    fan_out_latency_tolerance: float = 1.5,
     shutdown_grace: timedelta = timedelta(seconds=10),
 ) -> Worker:
     dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)
     projector = StoreProjector(store)
-    fan_out = SequenceFanOut(client, store, fan_out_concurrency)
+    fan_out = SequenceFanOut(client, store, fan_out_concurrency, fan_out_latency_tolerance)
     bulk = RecipientBulkHolds(client, store)
     # dev_mode: webhooks may go to http://127.0.0.1 (a receiver on this machine).
     webhooks = WebhookSender(Webhooks(store), dev_mode=dev_mode, poll=webhook_poll)
@@ -167,6 +168,7 @@ async def main() -> None:
         dev_mode=settings.dev_mode,
         webhook_poll=settings.webhook_poll,
         fan_out_concurrency=settings.fan_out_concurrency,
+        fan_out_latency_tolerance=settings.fan_out_latency_tolerance,
         shutdown_grace=settings.worker_shutdown_grace(),
     )
     stop = asyncio.Event()

@@ -20,6 +20,9 @@ for its result): the worker's CPU is what bounds a large fan-out on a small mach
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +30,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.pacing import Pacing
 from activities.projection import projected
 from domain.outbound import EventType, OutboundEvent
 from domain.statuses import SequenceStatus
@@ -43,14 +47,22 @@ from workflows.recipient import RecipientWorkflow
 
 PAGE = 100
 CONCURRENCY = 24
+TOLERANCE = 1.5
 TRIES = 4  # per recipient within an attempt, for errors that are not "it has ended"
 
 
 class SequenceFanOut:
-    def __init__(self, client: Client, store: Store, concurrency: int = CONCURRENCY) -> None:
+    def __init__(
+        self,
+        client: Client,
+        store: Store,
+        concurrency: int = CONCURRENCY,
+        tolerance: float = TOLERANCE,
+    ) -> None:
         self.client = client
         self.store = store
-        self.concurrency = concurrency  # settings.fan_out_concurrency
+        self.concurrency = concurrency  # settings.fan_out_concurrency: the ceiling
+        self.tolerance = tolerance  # settings.fan_out_latency_tolerance
 
     @activity.defn(name=contract.FAN_OUT_SEQUENCE_STATE)
     async def fan_out_sequence_state(self, request: FanOutRequest) -> int:
@@ -62,7 +74,6 @@ class SequenceFanOut:
             activity.logger.info(
                 "fan-out resumed after %d recipients (attempt %d)", reached, activity.info().attempt
             )
-        gate = asyncio.Semaphore(self.concurrency)
         if request.change is not None:
             # Recorded before any write of ours, so an older change's bulk statement (the API
             # answering it) cannot land after them.
@@ -75,50 +86,97 @@ class SequenceFanOut:
             # attempt keeps what the last one recorded.
             await Sequences(self.store).fan_out_begun(request.sequence_id, change.epoch)
         await self._tell(request)
+        pacing = Pacing(ceiling=self.concurrency, tolerance=self.tolerance)
+        recipients = Recipients(self.store)
+        pages: deque[_Page] = deque()  # reached in any order; written, and counted, in order
+        write_lock = asyncio.Lock()
+        finished = False
 
-        async def reach(recipient_id: str) -> RecipientProjection | None:
+        async def reach(recipient_id: str, page: _Page) -> None:
             handle = self.client.get_workflow_handle_for(
                 RecipientWorkflow.run,
                 recipient_workflow_id(request.workspace, request.sequence_id, recipient_id),
             )
-            async with gate:
-                for attempt in range(TRIES):
-                    # Keep the heartbeat alive within a page (a slow server must not look like
-                    # a dead worker); the details stay the last page fully done.
-                    activity.heartbeat(cursor, reached)
-                    try:
-                        return await _deliver(handle, request)
-                    except RPCError as exc:
-                        if exc.status is RPCStatusCode.NOT_FOUND:
-                            return None  # ended or deleted: nothing left to hold or release
-                        if attempt == TRIES - 1:
-                            raise  # the attempt fails; its retry starts again at this page
-                        await asyncio.sleep(0.2 * 2**attempt)  # aborted, overloaded: again
-                    except WorkflowUpdateFailedError as exc:
-                        # Its handler failed: one recipient must not stall the others.
-                        activity.logger.warning("recipient %s: %s", recipient_id, exc.cause)
-                        return None
-                return None
+            try:
+                answer = await self._reach_one(handle, request, pacing, cursor, reached)
+            finally:
+                await pacing.release()
+            page.answers.append(answer)
+            page.left -= 1
+            if page.left == 0:
+                await write_done_pages()
 
-        recipients = Recipients(self.store)
+        async def write_done_pages() -> None:
+            """The pages finished at the front: their projections in one statement each, then
+            the heartbeat that lets a retried attempt start after them."""
+            nonlocal cursor, reached, finished
+            async with write_lock:
+                while pages and pages[0].left == 0:
+                    page = pages.popleft()
+                    answers = [a for a in page.answers if a is not None]
+                    await recipients.project([projected(a) for a in answers])
+                    cursor, reached = page.last, reached + page.size
+                    finished = page.size < PAGE  # a short page is the last (unless one joins)
+                    await self._record_progress(request, reached, done=finished)
+                    activity.heartbeat(cursor, reached)
+                    progress.reached(page.size)
+
         descending = request.change is not None and request.change.epoch % 2 == 1
-        done = False
         with metrics.fanning_out(*_what_changed(request)) as progress:
-            while True:
-                page = await recipients.ids_page(
-                    request.sequence_id, cursor, PAGE, descending=descending
-                )
-                if not page:
-                    if not done:
-                        await self._record_progress(request, reached, done=True)
-                    return reached
-                answers = await asyncio.gather(*(reach(rid) for rid in page))
-                await recipients.project([projected(a) for a in answers if a is not None])
-                cursor, reached = page[-1], reached + len(page)
-                done = len(page) < PAGE  # a short page is the last (unless one was enrolled)
-                await self._record_progress(request, reached, done=done)
-                activity.heartbeat(cursor, reached)
-                progress.reached(len(page))
+            try:
+                async with asyncio.TaskGroup() as group:
+                    after = cursor
+                    while ids := await recipients.ids_page(
+                        request.sequence_id, after, PAGE, descending=descending
+                    ):
+                        page = _Page(last=ids[-1], size=len(ids), left=len(ids))
+                        pages.append(page)
+                        for rid in ids:
+                            # Room first, so the next page is read only as the fan-out gets
+                            # to it and the tasks waiting are never more than the limit.
+                            await pacing.acquire()
+                            group.create_task(reach(rid, page))
+                        after = ids[-1]
+            except* Exception as failed:
+                # One recipient failed for good (or the store): this attempt fails, and its
+                # retry starts after the last page written.
+                raise failed.exceptions[0] from None
+            if not finished:
+                await self._record_progress(request, reached, done=True)
+            activity.logger.info(
+                "fan-out reached %d recipients; %d at once at the end", reached, pacing.allowed
+            )
+            return reached
+
+    async def _reach_one(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        request: FanOutRequest,
+        pacing: Pacing,
+        cursor: str,
+        reached: int,
+    ) -> RecipientProjection | None:
+        for attempt in range(TRIES):
+            # Keep the heartbeat alive within a page (a slow server must not look like a dead
+            # worker); the details stay the last page fully done.
+            activity.heartbeat(cursor, reached)
+            started = time.perf_counter()
+            try:
+                answer = await _deliver(handle, request)
+                pacing.answered(time.perf_counter() - started)
+                return answer
+            except RPCError as exc:
+                if exc.status is RPCStatusCode.NOT_FOUND:
+                    pacing.answered(time.perf_counter() - started)
+                    return None  # ended or deleted: nothing left to hold or release
+                if attempt == TRIES - 1:
+                    raise  # the attempt fails; its retry starts again at this page
+                await asyncio.sleep(0.2 * 2**attempt)  # aborted, overloaded: again
+            except WorkflowUpdateFailedError as exc:
+                # Its handler failed: one recipient must not stall the others.
+                activity.logger.warning("recipient %s: %s", handle.id, exc.cause)
+                return None
+        return None
 
     async def _record_progress(self, request: FanOutRequest, reached: int, *, done: bool) -> None:
         """A pause/resume's progress in the store, once per page (edits show none)."""
@@ -179,3 +237,13 @@ async def _deliver(
     if request.vacations is not None:
         await handle.signal(RecipientWorkflow.sender_vacations, request.vacations)
     return None
+
+
+@dataclass
+class _Page:
+    """A page of recipients being reached: written to the store once all have answered."""
+
+    last: str  # its last id: the cursor once it is written
+    size: int
+    left: int
+    answers: list[RecipientProjection | None] = field(default_factory=list)

@@ -41,6 +41,9 @@ IDLE_ACTIONS = 60
 class HolOptions(Options):
     fairness: bool = False
     holds: bool = False
+    # A person clicks now and then; back to back (0) the probe itself loads the server, and a
+    # paced fan-out yields to it as it would to a crowd.
+    action_interval: float = 0.25
 
 
 class HeadOfLine(Bench):
@@ -130,6 +133,7 @@ class HeadOfLine(Bench):
         elapsed = time.perf_counter() - t0
         if answer.status_code != 200:
             self.report.problems.append(f"{action} {rid}: {answer.status_code} {answer.text}")
+        await asyncio.sleep(max(0.0, self.opts.action_interval - elapsed))
         return elapsed
 
 
@@ -139,8 +143,10 @@ async def main_async(opts: HolOptions, command: str) -> int:
         bench,
         command,
         (
-            f"fairness {'on' if opts.fairness else 'off'}; our fan-out concurrency "
-            f"{os.environ.get('SEQFLOW_FAN_OUT_CONCURRENCY', 'default')}, raw "
+            f"fairness {'on' if opts.fairness else 'off'}; single actions one every "
+            f"{opts.action_interval:g} s (idle and during); our fan-out's ceiling "
+            f"{os.environ.get('SEQFLOW_FAN_OUT_CONCURRENCY', 'default')} and latency tolerance "
+            f"{os.environ.get('SEQFLOW_FAN_OUT_LATENCY_TOLERANCE', 'default')}, raw "
             f"{opts.signal_concurrency}; fan-out times are visibility polled every 0.5 s; "
             "raw = the better of signal/update"
         ),
@@ -163,11 +169,25 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="our fan-out's concurrency (settings.fan_out_concurrency); the raw floor keeps 24",
     )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="our fan-out's latency tolerance (settings.fan_out_latency_tolerance)",
+    )
+    parser.add_argument(
+        "--action-interval",
+        type=float,
+        default=0.25,
+        help="seconds from one single action's start to the next (0: back to back)",
+    )
     parser.add_argument("--timeout-scale", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dbs)")
     args = parser.parse_args(argv)
     from activities.fanout import CONCURRENCY
 
+    if args.tolerance:
+        os.environ["SEQFLOW_FAN_OUT_LATENCY_TOLERANCE"] = str(args.tolerance)
     if args.fan_out_concurrency:
         os.environ["SEQFLOW_FAN_OUT_CONCURRENCY"] = str(args.fan_out_concurrency)
     opts = HolOptions(
@@ -181,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         fairness=args.fairness,
         holds=args.holds,
+        action_interval=args.action_interval,
     )
     shown = argv if argv is not None else sys.argv[1:]
     command = " ".join([".venv/bin/python -m bench.head_of_line", *map(shlex.quote, shown)])
