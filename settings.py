@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.pacing import TOLERANCE
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 DATA_DIR = Path(".data")
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
     # Within that ceiling a fan-out sends only as many as keep Temporal's answers within this
     # multiple of their unloaded time (activities/pacing.py): lower favours people's clicks,
     # higher the fan-out's own speed.
-    fan_out_latency_tolerance: float = Field(default=1.5, ge=1.1, le=10.0)
+    fan_out_latency_tolerance: float = Field(default=TOLERANCE, ge=1.1, le=10.0)
     # Run workflow code in Temporal's import sandbox. The test suite always does, so every
     # workflow path is checked there; the worker does not by default, because the sandbox
     # re-imports the workflow module for each instance (memory, and ~2x the CPU of a replay).

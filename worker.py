@@ -21,6 +21,7 @@ from activities.bulk import RecipientBulkHolds
 from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
 from activities.dispatch import StepDispatcher, UnsubscribeLinks
 from activities.fanout import SequenceFanOut
+from activities.pacing import TOLERANCE
 from activities.projection import StoreProjector
 from activities.rendering import shared_pool
 from activities.webhooks import WebhookSender
@@ -96,7 +97,7 @@ def build_worker(
     dev_mode: bool = False,
     webhook_poll: timedelta = timedelta(seconds=0.5),
     fan_out_concurrency: int = 24,
-    fan_out_latency_tolerance: float = 1.5,
+    fan_out_latency_tolerance: float = TOLERANCE,
     shutdown_grace: timedelta = timedelta(seconds=10),
 ) -> Worker:
     dispatcher = StepDispatcher(channels, Ledger(store), unsubscribe)

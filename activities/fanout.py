@@ -1,9 +1,9 @@
 """Fan-out of a sequence's changes (pause/resume, content, sender) to its recipients.
 
-Pages the store's recipients in id order and reaches each through the client with bounded
-concurrency, so the sequence workflow never holds recipients as children (no 2,000-pending
-limit) and a large fan-out does not starve a person's single action. Progress is the
-heartbeat: a retried attempt starts after the last page it finished.
+Pages the store's recipients in id order and reaches each through the client, paced by how
+fast Temporal answers (activities/pacing.py), so the sequence workflow never holds recipients
+as children (no 2,000-pending limit) and a large fan-out does not starve a person's single
+action. Progress is the heartbeat: a retried attempt starts after the last page it finished.
 
 Successive pause/resume passes go in opposite directions. The worker's workflow cache is LRU,
 so a pass in the same order as the one before finds none of the recipients it cached (each
@@ -30,7 +30,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.pacing import Pacing
+from activities.pacing import TOLERANCE, Pacing
 from activities.projection import projected
 from domain.outbound import EventType, OutboundEvent
 from domain.statuses import SequenceStatus
@@ -47,7 +47,6 @@ from workflows.recipient import RecipientWorkflow
 
 PAGE = 100
 CONCURRENCY = 24
-TOLERANCE = 1.5
 TRIES = 4  # per recipient within an attempt, for errors that are not "it has ended"
 
 
@@ -102,8 +101,7 @@ class SequenceFanOut:
             finally:
                 await pacing.release()
             page.answers.append(answer)
-            page.left -= 1
-            if page.left == 0:
+            if page.done:
                 await write_done_pages()
 
         async def write_done_pages() -> None:
@@ -111,7 +109,7 @@ class SequenceFanOut:
             the heartbeat that lets a retried attempt start after them."""
             nonlocal cursor, reached, finished
             async with write_lock:
-                while pages and pages[0].left == 0:
+                while pages and pages[0].done:
                     page = pages.popleft()
                     answers = [a for a in page.answers if a is not None]
                     await recipients.project([projected(a) for a in answers])
@@ -129,7 +127,7 @@ class SequenceFanOut:
                     while ids := await recipients.ids_page(
                         request.sequence_id, after, PAGE, descending=descending
                     ):
-                        page = _Page(last=ids[-1], size=len(ids), left=len(ids))
+                        page = _Page(last=ids[-1], size=len(ids))
                         pages.append(page)
                         for rid in ids:
                             # Room first, so the next page is read only as the fan-out gets
@@ -245,5 +243,8 @@ class _Page:
 
     last: str  # its last id: the cursor once it is written
     size: int
-    left: int
     answers: list[RecipientProjection | None] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return len(self.answers) == self.size

@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 
 START = 2
+TOLERANCE = 1.5  # the default of settings.fan_out_latency_tolerance
 SMALLEST_BATCH = 4
 # The quickest round trip seen is "unloaded". At the floor nothing queued is ours any more, so
 # there it creeps up by this much a batch: a server that became slower for good is re-learnt,
@@ -27,7 +28,7 @@ DRIFT = 1.02
 @dataclass
 class Pacing:
     ceiling: int  # settings.fan_out_concurrency
-    tolerance: float = 1.5
+    tolerance: float = TOLERANCE
     floor: int = 1
     limit: float = START
     _batch: list[float] = field(default_factory=list)
