@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -110,11 +111,24 @@ class PendingPauseRow(Base):
     bulk_id: Mapped[str] = mapped_column(String(40))
 
 
+UNCERTAIN_ONLY = "state = 'uncertain'"
+
+
 class DeliveryRow(Base):
     """The delivery ledger: one row per recipient × step × dispatch key (at most one send)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("recipient_id", "step", "dispatch_key"),)
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "step", "dispatch_key"),
+        # The uncertain few, counted at every /metrics scrape: an index of just those rows,
+        # so the count does not read a ledger that grows with every message.
+        Index(
+            "ix_deliveries_uncertain",
+            "state",
+            sqlite_where=text(UNCERTAIN_ONLY),
+            postgresql_where=text(UNCERTAIN_ONLY),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     workspace: Mapped[str] = mapped_column(String(100))
     sequence_id: Mapped[str] = mapped_column(String(40), index=True)

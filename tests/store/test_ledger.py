@@ -9,7 +9,7 @@ from domain.statuses import RecipientStatus, SequenceStatus
 from store.accounts import Accounts
 from store.db import Store
 from store.holds import PauseBarrier
-from store.ledger import Claim, Ledger, Outbound
+from store.ledger import UNCERTAIN_COUNT, Claim, Ledger, Outbound
 from store.recipients import NewContact, Projected, Recipients
 from store.sequences import Sequences
 from tests.conftest import outbound
@@ -47,6 +47,27 @@ async def test_an_unfinished_claim_is_uncertain_not_guessed(db: Store) -> None:
     # A person checked and retried: a new dispatch key may be claimed.
     fresh = await ledger.claim(Outbound(**{**out.__dict__, "dispatch_key": "1"}))
     assert fresh.claim is Claim.CLAIMED
+
+
+async def test_the_uncertain_count_reads_only_the_uncertain_rows(db: Store) -> None:
+    ledger, out = await setup(db)
+    t0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    for key in ("0", "1", "2"):
+        await ledger.claim(Outbound(**{**out.__dict__, "dispatch_key": key}), now=t0)
+    first = await ledger.claim(Outbound(**{**out.__dict__, "step": 1}), now=t0)
+    assert first.row_id
+    await ledger.finish(first.row_id, "sent", "prov-1")
+    await ledger.claim(out, now=t0 + timedelta(minutes=5))  # key "0" dies: uncertain
+    assert await ledger.uncertain_count() == 1
+    # Counted at every /metrics scrape: from the partial index, not by reading the ledger.
+    sql = str(UNCERTAIN_COUNT.compile(db.engine))
+    async with db.engine.connect() as connection:
+        if db.engine.dialect.name == "sqlite":
+            plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()
+        else:
+            await connection.exec_driver_sql("SET enable_seqscan = off")  # a tiny table
+            plan = (await connection.exec_driver_sql(f"EXPLAIN {sql}")).all()
+    assert "ix_deliveries_uncertain" in str(plan), plan
 
 
 async def test_failed_or_released_rows_may_be_claimed_again(db: Store) -> None:
