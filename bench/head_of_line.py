@@ -10,7 +10,10 @@ a 30-day step (nothing is sent); a small one gets a few. Then:
      same single actions go on; their latency is compared with idle, and the fan-out's own
      time (until visibility shows all N) is printed;
   3. the raw Temporal floor for the same N (bench.raw_floor: N trivial workflows updated and
-     signalled at our fan-out's concurrency), so ours/raw is from the same run.
+     signalled at our fan-out's ceiling), so ours/raw is from the same run. The clicks go on
+     meanwhile: the report also says what a fan-out at the floor's pace costs a click.
+
+`--store URL` puts our store on PostgreSQL (a throwaway database on that server).
 
 `--fairness` starts the dev server with matching.enableFairness=true (recipients always carry
 a fairness key, their sequence: workflows/launch.recipient_priority).
@@ -73,6 +76,7 @@ class HeadOfLine(Bench):
         await asyncio.sleep(3)  # let the worker's projections and caches settle
 
         self.actions = 0
+        self.clicks: list[tuple[float, float]] = []
         idle = [await self._one_action() for _ in range(IDLE_ACTIONS)]
         fans: dict[str, float] = {}
         answers: dict[str, float] = {}
@@ -95,8 +99,19 @@ class HeadOfLine(Bench):
             # The other two ways to hold all N, on the same stack: answers and fan-outs.
             await measure_holds(self, big, self.sender_id)
 
+        # The same clicks while the raw floor reaches its N trivial workflows at its own pace:
+        # what any fan-out that fast costs a click on this server, whoever sends it.
+        self.clicks.clear()
+        probing = asyncio.create_task(self._click_on())
         raw = await self.raw_floor()
-        for label, values in (("idle", idle), ("during the fan-out", during)):
+        probing.cancel()
+        windows = [raw["windows"][f"update:{action}"] for action in ("pause", "resume")]
+        during_raw = [e for t, e in self.clicks if any(a <= t <= b for a, b in windows)]
+        for label, values in (
+            ("idle", idle),
+            ("during the fan-out", during),
+            ("during the raw floor's update fan-out", during_raw),
+        ):
             ms = [v * 1000 for v in values]
             r.add(
                 f"single action {label}: p50 / p95 (ms), {len(ms)} requests",
@@ -104,6 +119,9 @@ class HeadOfLine(Bench):
             )
         ratio_p95 = pct(during, 95) / pct(idle, 95)
         r.add("single action p95 during / idle", f"{ratio_p95:.2f}x (target <= 2x)")
+        if during_raw:
+            ratio_raw = pct(during_raw, 95) / pct(idle, 95)
+            r.add("single action p95 during the raw floor's / idle", f"{ratio_raw:.2f}x")
         for action in ("pause", "resume"):
             floor = min(
                 statistics.median([w.seconds for w in raw[f"{way}:{action}"]])
@@ -123,14 +141,20 @@ class HeadOfLine(Bench):
         answer.raise_for_status()
         return str(answer.json()["id"])
 
+    async def _click_on(self) -> None:
+        while True:
+            await self._one_action()
+
     async def _one_action(self) -> float:
-        """Pause, then resume, the small sequence's recipients in turn: what a person does."""
+        """Pause, then resume, the small sequence's recipients in turn: what a person does.
+        Each is also kept in `clicks` with its start."""
         i, self.actions = self.actions, self.actions + 1
         rid = self.people[(i // 2) % len(self.people)]
         action = "pause" if i % 2 == 0 else "resume"
         t0 = time.perf_counter()
         answer = await self.http.post(f"/v1/sequences/{self.small}/recipients/{rid}/{action}")
         elapsed = time.perf_counter() - t0
+        self.clicks.append((t0, elapsed))
         if answer.status_code != 200:
             self.report.problems.append(f"{action} {rid}: {answer.status_code} {answer.text}")
         await asyncio.sleep(max(0.0, self.opts.action_interval - elapsed))
@@ -143,7 +167,8 @@ async def main_async(opts: HolOptions, command: str) -> int:
         bench,
         command,
         (
-            f"fairness {'on' if opts.fairness else 'off'}; single actions one every "
+            f"store {opts.store.split('+')[0]}; fairness {'on' if opts.fairness else 'off'}; "
+            f"single actions one every "
             f"{opts.action_interval:g} s (idle and during); our fan-out's ceiling "
             f"{os.environ.get('SEQFLOW_FAN_OUT_CONCURRENCY', 'default')} and latency tolerance "
             f"{os.environ.get('SEQFLOW_FAN_OUT_LATENCY_TOLERANCE', 'default')}, raw "
@@ -167,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fan-out-concurrency",
         type=int,
         default=None,
-        help="our fan-out's concurrency (settings.fan_out_concurrency); the raw floor keeps 24",
+        help="our fan-out's ceiling (settings.fan_out_concurrency); the raw floor keeps 24",
     )
     parser.add_argument(
         "--tolerance",
@@ -180,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.25,
         help="seconds from one single action's start to the next (0: back to back)",
+    )
+    parser.add_argument(
+        "--store",
+        default="sqlite",
+        help='our store: "sqlite" (a file, the default) or a PostgreSQL URL, '
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/test (a throwaway database on that server)",
     )
     parser.add_argument("--timeout-scale", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dbs)")
@@ -202,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         fairness=args.fairness,
         holds=args.holds,
         action_interval=args.action_interval,
+        store=args.store,
     )
     shown = argv if argv is not None else sys.argv[1:]
     command = " ".join([".venv/bin/python -m bench.head_of_line", *map(shlex.quote, shown)])

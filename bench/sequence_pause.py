@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import psutil
 from aiosmtpd.controller import Controller
@@ -368,6 +369,9 @@ class Options:
     timeout_scale: float
     midsend: bool
     keep: bool
+    # "sqlite" (a file in the temp dir, the embedded default) or a PostgreSQL server URL
+    # (postgresql+asyncpg://…/any): the run gets a throwaway database on it.
+    store: str = "sqlite"
 
     def timeout(self, base: float, per_recipient: float, count: int | None = None) -> float:
         return (base + per_recipient * (self.n if count is None else count)) * self.timeout_scale
@@ -386,6 +390,21 @@ class Bench:
 
     # -- setup --
 
+    async def _store_url(self, stack: contextlib.AsyncExitStack) -> str:
+        if self.opts.store == "sqlite":
+            return f"sqlite+aiosqlite:///{self.tmp}/seqflow.db"
+        server = self.opts.store.rsplit("/", 1)[0]
+        name = f"seqflow_bench_{self.run_id}"
+        admin = await asyncpg.connect(self.opts.store.replace("postgresql+asyncpg", "postgresql"))
+        await admin.execute(f'CREATE DATABASE "{name}"')
+
+        async def drop() -> None:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+        stack.push_async_callback(drop)
+        return f"{server}/{name}"
+
     async def start(self, stack: contextlib.AsyncExitStack) -> None:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
@@ -399,7 +418,7 @@ class Bench:
         controller.start()
         stack.callback(controller.stop)
 
-        self.db_url = f"sqlite+aiosqlite:///{self.tmp}/seqflow.db"
+        self.db_url = await self._store_url(stack)
         await upgrade_to_head(self.db_url)
         self.store = Store.connect(self.db_url)
         stack.push_async_callback(self.store.close)
@@ -780,6 +799,7 @@ class Bench:
                 result.setdefault(key, []).append(wait)
                 if cycle == 0:
                     result[f"{key}_cpu"] = self.cpu_since(cpu0, raw_worker)
+                    result.setdefault("windows", {})[key] = (t0, t0 + wait.seconds)
                 if not wait.reached:
                     self.report.problems.append(f"raw {key}: {wait.text()}")
                 await asyncio.sleep(1)
