@@ -39,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
         StepContentChange,
     )
 
-FAN_OUT_HEARTBEAT = timedelta(seconds=30)
+# How soon another worker carries on a fan-out whose worker died. Its heartbeat reaches the
+# server at least every 2 s (worker.HEARTBEAT_THROTTLE) while any recipient answers.
+FAN_OUT_HEARTBEAT = timedelta(seconds=10)
 FAN_OUT_TIMEOUT = timedelta(hours=6)
 HISTORY_LIMIT = 2_000
 
