@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shlex
 import statistics
@@ -103,8 +104,12 @@ class HeadOfLine(Bench):
         # what any fan-out that fast costs a click on this server, whoever sends it.
         self.clicks.clear()
         probing = asyncio.create_task(self._click_on())
-        raw = await self.raw_floor()
-        probing.cancel()
+        try:
+            raw = await self.raw_floor()
+        finally:
+            probing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probing
         windows = [raw["windows"][f"update:{action}"] for action in ("pause", "resume")]
         during_raw = [e for t, e in self.clicks if any(a <= t <= b for a, b in windows)]
         for label, values in (
