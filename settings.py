@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.pacing import TOLERANCE
+from activities.pacing import CEILING, TOLERANCE
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 DATA_DIR = Path(".data")
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     max_cached_workflows: int = 6000
     # Recipients a sequence's fan-out reaches at once: what it leaves of the worker and the
     # server decides how long a person's single action waits meanwhile (bench.head_of_line).
-    fan_out_concurrency: int = Field(default=24, ge=1, le=200)
+    fan_out_concurrency: int = Field(default=CEILING, ge=1, le=200)
     # Within that ceiling a fan-out sends only as many as keep Temporal's answers within this
     # multiple of their unloaded time (activities/pacing.py): lower favours people's clicks,
     # higher the fan-out's own speed.

@@ -21,7 +21,7 @@ from activities.bulk import RecipientBulkHolds
 from activities.channels import Channel, HttpProviderChannel, OutboxChannel, SmtpEmailChannel
 from activities.dispatch import StepDispatcher, UnsubscribeLinks
 from activities.fanout import SequenceFanOut
-from activities.pacing import TOLERANCE
+from activities.pacing import CEILING, TOLERANCE
 from activities.projection import StoreProjector
 from activities.rendering import shared_pool
 from activities.webhooks import WebhookSender
@@ -96,7 +96,7 @@ def build_worker(
     sandboxed: bool = True,
     dev_mode: bool = False,
     webhook_poll: timedelta = timedelta(seconds=0.5),
-    fan_out_concurrency: int = 24,
+    fan_out_concurrency: int = CEILING,
     fan_out_latency_tolerance: float = TOLERANCE,
     shutdown_grace: timedelta = timedelta(seconds=10),
 ) -> Worker:

@@ -30,7 +30,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.pacing import TOLERANCE, Pacing
+from activities.pacing import CEILING, TOLERANCE, Pacing
 from activities.projection import projected
 from domain.outbound import EventType, OutboundEvent
 from domain.statuses import SequenceStatus
@@ -46,7 +46,6 @@ from workflows.models import FanOutRequest, RecipientProjection
 from workflows.recipient import RecipientWorkflow
 
 PAGE = 100
-CONCURRENCY = 24
 TRIES = 4  # per recipient within an attempt, for errors that are not "it has ended"
 
 
@@ -55,7 +54,7 @@ class SequenceFanOut:
         self,
         client: Client,
         store: Store,
-        concurrency: int = CONCURRENCY,
+        concurrency: int = CEILING,
         tolerance: float = TOLERANCE,
     ) -> None:
         self.client = client

@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 
 START = 2
+CEILING = 24  # the default of settings.fan_out_concurrency
 TOLERANCE = 1.5  # the default of settings.fan_out_latency_tolerance
 SMALLEST_BATCH = 4
 # The quickest round trip seen is "unloaded". At the floor nothing queued is ours any more, so

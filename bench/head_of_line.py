@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-scale", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dbs)")
     args = parser.parse_args(argv)
-    from activities.fanout import CONCURRENCY
+    from activities.pacing import CEILING
 
     if args.tolerance:
         os.environ["SEQFLOW_FAN_OUT_LATENCY_TOLERANCE"] = str(args.tolerance)
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         cache=args.cache,
         sandbox=False,
         cycles=1,
-        signal_concurrency=CONCURRENCY,
+        signal_concurrency=CEILING,
         timeout_scale=args.timeout_scale,
         midsend=False,
         keep=args.keep,

@@ -53,7 +53,7 @@ from aiosmtpd.controller import Controller
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from activities.fanout import CONCURRENCY as FAN_OUT_CONCURRENCY
+from activities.pacing import CEILING as FAN_OUT_CEILING
 from api.app import create_app
 from api.routes.recipients import START_CONCURRENCY
 from bench.raw_floor import FLAGGED, WAITING, FlagWorkflow
@@ -953,7 +953,7 @@ async def main_async(opts: Options, command: str) -> int:
             f"ours = API + worker subprocess (python -m worker, store "
             f"projection); raw = bench.raw_floor worker subprocess; starts at concurrency "
             f"{START_CONCURRENCY}, raw signals/updates at {opts.signal_concurrency} (our "
-            f"fan-out activity sends updates, {FAN_OUT_CONCURRENCY} at a time)",
+            f"fan-out activity sends updates, at most {FAN_OUT_CEILING} at a time)",
             f"applied = visibility count_workflows polled every {POLL} s, from the request "
             f"(ours) or the first signal/update (raw); {opts.cycles} cycle(s), p95 is nearest-rank",
         ]
@@ -988,8 +988,8 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--signal-concurrency",
         type=int,
-        default=FAN_OUT_CONCURRENCY,
-        help=f"raw floor: concurrent signals (default {FAN_OUT_CONCURRENCY}, as our fan-out)",
+        default=FAN_OUT_CEILING,
+        help=f"raw floor: concurrent signals (default {FAN_OUT_CEILING}, our fan-out's ceiling)",
     )
     parser.add_argument(
         "--timeout-scale", type=float, default=1.0, help="multiply every wait's timeout"
